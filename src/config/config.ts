@@ -1,0 +1,192 @@
+/**
+ * Cluster configuration: one YAML or JSON file per cluster, overridden by environment
+ * variables, validated once here. Everything downstream trusts `ClusterConfig`.
+ */
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { CLUSTER_ID_RE } from "../ids";
+
+export class ConfigError extends Error {}
+
+const clusterId = z.string().regex(CLUSTER_ID_RE, "must be 5 characters [a-z0-9]");
+const httpUrl = z
+  .string()
+  .url("must be a URL")
+  .refine((u) => /^https?:\/\//.test(u), "must be an http:// or https:// URL")
+  .transform((u) => u.replace(/\/+$/, ""));
+
+const remoteCluster = z.strictObject({
+  url: httpUrl,
+  /** Users from this cluster are active here as soon as their home cluster vouches for them. */
+  activateUsers: z.boolean().default(false),
+  /** Per-request timeout for calls to this cluster. */
+  timeoutMs: z.number().int().positive().max(600_000).default(10_000),
+});
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "must be host:port")
+  .refine((s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
+
+const schema = z
+  .strictObject({
+    clusterId: clusterId.default("zzzzz"),
+    listen: listen.default("127.0.0.1:8000"),
+    /** postgresql://… selects a PostgreSQL server; absent: embedded PGlite. */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
+      .optional(),
+    /** Folder for the embedded database; absent (and no databaseUrl): in memory. */
+    dataDir: z.string().min(1).optional(),
+    /** A request bearing this token acts as the system administrator. */
+    systemRootToken: z.string().min(32, "must be at least 32 characters").optional(),
+    tokens: z
+      .strictObject({
+        /** 32 bytes, base64 or hex: seals token secrets at rest. Derived from systemRootToken if absent. */
+        encryptionKey: z.string().optional(),
+        /** How long a remote cluster's answer about a token is trusted. */
+        remoteCacheSeconds: z.number().int().min(0).max(86_400).default(300),
+        /** How long a refused token is remembered, so floods of bad tokens stay local. */
+        negativeCacheSeconds: z.number().int().min(0).max(3_600).default(10),
+        /** How long a validated local token is kept in memory (revocation clears it at once). */
+        localCacheSeconds: z.number().int().min(0).max(3_600).default(60),
+      })
+      .default({ remoteCacheSeconds: 300, negativeCacheSeconds: 10, localCacheSeconds: 60 }),
+    remoteClusters: z.record(clusterId, remoteCluster).default({}),
+    /** Base URL pattern for clusters not in the table, e.g. "https://{id}.example.org". */
+    remoteClusterPattern: z
+      .string()
+      .refine((p) => p.includes("{id}"), "must contain {id}")
+      .optional(),
+    /** When true, only the remoteClusters table is used (the pattern is ignored). */
+    strictRemoteClusters: z.boolean().default(false),
+    loginCluster: clusterId.optional(),
+    limits: z
+      .strictObject({
+        defaultPageSize: z.number().int().positive().default(100),
+        maxPageSize: z.number().int().positive().max(10_000).default(1000),
+        maxQueryDepth: z.number().int().positive().max(100).default(12),
+        /** Remote token validations a caller cluster may ask for per minute. */
+        remoteValidationsPerMinute: z.number().int().positive().default(6000),
+      })
+      .default({ defaultPageSize: 100, maxPageSize: 1000, maxQueryDepth: 12, remoteValidationsPerMinute: 6000 }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.limits.defaultPageSize > c.limits.maxPageSize)
+      ctx.addIssue({ code: "custom", path: ["limits", "defaultPageSize"], message: "must not exceed limits.maxPageSize" });
+    if (c.remoteClusters[c.clusterId])
+      ctx.addIssue({ code: "custom", path: ["remoteClusters", c.clusterId], message: "is this cluster's own id" });
+    if (c.databaseUrl && c.dataDir)
+      ctx.addIssue({ code: "custom", path: ["dataDir"], message: "cannot be combined with databaseUrl" });
+    const persistent = Boolean(c.databaseUrl || c.dataDir);
+    if (persistent && !c.tokens.encryptionKey && !c.systemRootToken)
+      ctx.addIssue({
+        code: "custom",
+        path: ["tokens", "encryptionKey"],
+        message: "is required (or systemRootToken) when the database persists, or tokens would not survive a restart",
+      });
+  });
+
+export type ConfigInput = z.input<typeof schema>;
+type ParsedConfig = z.output<typeof schema>;
+export type RemoteClusterConfig = z.output<typeof remoteCluster>;
+
+export interface ClusterConfig extends ParsedConfig {
+  systemRootToken: string;
+  /** True when systemRootToken was generated at start (it is printed once). */
+  generatedRootToken: boolean;
+  tokens: ParsedConfig["tokens"] & { encryptionKey?: string };
+}
+
+/** Environment variables that override the file (names fixed by the API contract). */
+function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (env.FEDGATE_CLUSTER_ID) o.clusterId = env.FEDGATE_CLUSTER_ID;
+  if (env.FEDGATE_LISTEN) o.listen = env.FEDGATE_LISTEN;
+  if (env.FEDGATE_SYSTEM_ROOT_TOKEN) o.systemRootToken = env.FEDGATE_SYSTEM_ROOT_TOKEN;
+  if (env.DATABASE_URL) o.databaseUrl = env.DATABASE_URL;
+  if (env.FEDGATE_DATA_DIR) o.dataDir = env.FEDGATE_DATA_DIR;
+  if (env.FEDGATE_LOGIN_CLUSTER) o.loginCluster = env.FEDGATE_LOGIN_CLUSTER;
+  if (env.FEDGATE_REMOTE_CLUSTERS) o.remoteClusters = parseRemoteClustersEnv(env.FEDGATE_REMOTE_CLUSTERS);
+  if (env.FEDGATE_TOKEN_KEY) o.tokens = { encryptionKey: env.FEDGATE_TOKEN_KEY };
+  return o;
+}
+
+/** FEDGATE_REMOTE_CLUSTERS is a JSON object: cluster id → base URL (or a full entry). */
+function parseRemoteClustersEnv(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError("FEDGATE_REMOTE_CLUSTERS: must be a JSON object of cluster id → base URL");
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new ConfigError("FEDGATE_REMOTE_CLUSTERS: must be a JSON object of cluster id → base URL");
+  return Object.fromEntries(
+    Object.entries(parsed).map(([id, v]) => [id, typeof v === "string" ? { url: v } : v]),
+  );
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}`);
+  }
+  if (parsed == null) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigError(`${path}: must be a mapping of keys`);
+  return parsed as Record<string, unknown>;
+}
+
+function mergeSection(base: unknown, over: unknown): unknown {
+  if (base && over && typeof base === "object" && typeof over === "object" && !Array.isArray(over))
+    return { ...(base as object), ...(over as object) };
+  return over ?? base;
+}
+
+/** Turns the first validation problems into one message naming each key. */
+function describeIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.slice(0, 5).map((issue) => {
+    const key = issue.path.join(".") || "(top level)";
+    if (issue.code === "unrecognized_keys") {
+      const where = issue.path.length ? `${issue.path.join(".")}.` : "";
+      return `${issue.keys.map((k) => where + k).join(", ")}: unknown key`;
+    }
+    return `${key}: ${issue.message}`;
+  });
+  return `invalid configuration (${source}):\n  ${lines.join("\n  ")}`;
+}
+
+/** Validates raw settings (file contents already merged with overrides). */
+export function parseConfig(raw: Record<string, unknown>, source = "config"): ClusterConfig {
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.error, source));
+  const c = result.data;
+  const generatedRootToken = !c.systemRootToken;
+  return {
+    ...c,
+    systemRootToken: c.systemRootToken ?? randomBytes(32).toString("hex"),
+    generatedRootToken,
+  };
+}
+
+/** Loads the config file (if any) and applies environment overrides. */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): ClusterConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ? readConfigFile(opts.file) : {};
+  const overrides = environmentOverrides(env);
+  const merged: Record<string, unknown> = { ...file, ...overrides };
+  if (overrides.tokens) merged.tokens = mergeSection(file.tokens, overrides.tokens);
+  const source = [opts.file, Object.keys(overrides).length ? "environment" : undefined].filter(Boolean).join(" + ");
+  return parseConfig(merged, source || "defaults");
+}

@@ -1,0 +1,67 @@
+/**
+ * Opens the cluster's database: PostgreSQL when a URL is configured, otherwise an embedded
+ * PGlite (in memory, or in a data folder). Both run the same Prisma client and migrations.
+ */
+import { PrismaClient } from "@prisma/client";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { Client as PgClient } from "pg";
+
+/** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
+export interface SqlRunner {
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Database {
+  prisma: PrismaClient;
+  /** "postgresql" or "pglite" (in memory or in a folder). */
+  kind: "postgresql" | "pglite";
+  /** A connection for migrations; callers close it. */
+  openSqlRunner(): Promise<SqlRunner>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+}
+
+function openPostgres(url: string): Database {
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 10 }) });
+  return {
+    prisma,
+    kind: "postgresql",
+    async openSqlRunner() {
+      const client = new PgClient({ connectionString: url });
+      await client.connect();
+      return {
+        exec: async (sql) => void (await client.query(sql)),
+        close: () => client.end(),
+      };
+    },
+    close: () => prisma.$disconnect(),
+  };
+}
+
+async function openPglite(dataDir?: string): Promise<Database> {
+  const pglite = await PGlite.create(dataDir);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    prisma,
+    kind: "pglite",
+    async openSqlRunner() {
+      // PGlite is one in-process connection: share it, and leave closing to the database.
+      return { exec: async (sql) => void (await pglite.exec(sql)), close: async () => {} };
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
