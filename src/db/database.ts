@@ -51,7 +51,10 @@ function openPostgres(url: string): Database {
 
 async function openPglite(dataDir?: string): Promise<Database> {
   const pglite = await PGlite.create(dataDir);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  // pglite-prisma-adapter 0.6 pins an older @prisma/driver-adapter-utils; the runtime
+  // interface is the same (verified by the whole suite), only the type identities differ.
+  const adapter = new PrismaPGlite(pglite) as unknown as PrismaPg;
+  const prisma = new PrismaClient({ adapter });
   return {
     prisma,
     kind: "pglite",

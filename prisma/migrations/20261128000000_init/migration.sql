@@ -43,6 +43,15 @@ CREATE TABLE "links" (
 );
 
 -- CreateTable
+CREATE TABLE "permission_closure" (
+    "user_uuid" TEXT NOT NULL,
+    "target_uuid" TEXT NOT NULL,
+    "level" SMALLINT NOT NULL,
+
+    CONSTRAINT "permission_closure_pkey" PRIMARY KEY ("user_uuid","target_uuid")
+);
+
+-- CreateTable
 CREATE TABLE "api_tokens" (
     "uuid" TEXT NOT NULL,
     "user_uuid" TEXT NOT NULL,
@@ -110,6 +119,9 @@ CREATE INDEX "links_head_uuid_idx" ON "links"("head_uuid");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "links_link_class_tail_uuid_head_uuid_key" ON "links"("link_class", "tail_uuid", "head_uuid");
+
+-- CreateIndex
+CREATE INDEX "permission_closure_target_uuid_idx" ON "permission_closure"("target_uuid");
 
 -- CreateIndex
 CREATE INDEX "api_tokens_user_uuid_created_at_idx" ON "api_tokens"("user_uuid", "created_at");

@@ -1,0 +1,108 @@
+/**
+ * Turns an Authorization header into a Principal: the system root token, a token issued here
+ * (raw, or salted for the cluster that forwarded the request), or a token from another
+ * cluster (validated at its home cluster by the remote validator).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { UserRecord } from "../api/types";
+import { unauthenticated, unavailable } from "../errors";
+import { clusterOf } from "../ids";
+import { log } from "../log";
+import { scopesOn } from "./authority";
+import type { LocalTokens, VerifiedToken } from "./localTokens";
+import type { Principal } from "./principal";
+import { parseToken, type ParsedToken } from "./tokenString";
+
+/** Validates tokens issued by other clusters (src/federation/remoteTokens.ts). */
+export interface RemoteTokenValidator {
+  validate(token: string, parsed: ParsedToken): Promise<VerifiedToken>;
+}
+
+export interface AuthenticatorOptions {
+  clusterId: string;
+  systemRootToken: string;
+  localTokens: LocalTokens;
+  remote?: RemoteTokenValidator;
+  /** Salted look-ups one asserted caller cluster may make per minute. */
+  saltedLookupsPerMinute: number;
+  /** Told when a cluster validated one of our tokens (so a revocation can be pushed to it). */
+  onSaltedUse?: (tokenUuid: string, cluster: string) => Promise<void>;
+}
+
+/** The token carried by `Authorization: Bearer …` or `Authorization: OAuth2 …`. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^(Bearer|OAuth2)\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw unauthenticated("Authorization header must be \"Bearer <token>\" or \"OAuth2 <token>\"");
+  return m[2];
+}
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+export class Authenticator {
+  private readonly rootDigest: Buffer;
+  private readonly systemUser: UserRecord;
+  private window = { minute: 0, counts: new Map<string, number>() };
+
+  constructor(private readonly o: AuthenticatorOptions) {
+    this.rootDigest = digest(o.systemRootToken);
+    this.systemUser = systemUser(o.clusterId);
+  }
+
+  /** `forwardedFor`: the X-Fedgate-Forwarded-For header, naming the cluster that sent the request. */
+  async authenticate(token: string, forwardedFor?: string): Promise<Principal> {
+    if (timingSafeEqual(digest(token), this.rootDigest))
+      return { user: this.systemUser, isRoot: true, token: null, scopeSets: [null] };
+    const parsed = parseToken(token);
+    if (!parsed) throw unauthenticated("malformed token: expected v2/<uuid>/<secret>");
+    const home = clusterOf(parsed.uuid);
+    const verified = home === this.o.clusterId ? await this.verifyLocal(parsed, forwardedFor) : await this.verifyRemote(token, parsed);
+    const scopeSets = scopesOn(verified.token, this.o.clusterId);
+    if (!scopeSets) throw unauthenticated(`token is not valid on cluster ${this.o.clusterId} (not in its clusterScopes)`);
+    return {
+      user: verified.user,
+      isRoot: false,
+      token: verified.token,
+      scopeSets,
+      saltedFor: verified.salted ? forwardedFor : undefined,
+    };
+  }
+
+  private async verifyLocal(parsed: ParsedToken, forwardedFor?: string): Promise<VerifiedToken> {
+    const result = await this.o.localTokens.verify(parsed, forwardedFor);
+    if (!result.ok) throw unauthenticated(result.reason);
+    if (result.value.salted) {
+      this.countSaltedLookup(forwardedFor!, parsed.uuid);
+      await this.o.onSaltedUse?.(parsed.uuid, forwardedFor!);
+    }
+    return result.value;
+  }
+
+  private async verifyRemote(token: string, parsed: ParsedToken): Promise<VerifiedToken> {
+    if (!this.o.remote) throw unauthenticated(`tokens from cluster ${clusterOf(parsed.uuid)} are not accepted here`);
+    return this.o.remote.validate(token, parsed);
+  }
+
+  /**
+   * The caller cluster only asserts who it is, so salted look-ups are logged and limited per
+   * asserted cluster (a fixed one-minute window).
+   */
+  private countSaltedLookup(cluster: string, tokenUuid: string): void {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.window.minute) this.window = { minute, counts: new Map() };
+    const n = (this.window.counts.get(cluster) ?? 0) + 1;
+    this.window.counts.set(cluster, n);
+    if (n > this.o.saltedLookupsPerMinute) {
+      log.warn("salted token look-ups over the limit", { cluster, tokenUuid });
+      throw unavailable(`too many token look-ups from cluster ${cluster}; try again in a minute`);
+    }
+    log.info("salted token look-up", { cluster, tokenUuid });
+  }
+}
+
+/** The system administrator that the root token acts as (Arvados: <cluster>-tpzed-000000000000000). */
+export function systemUser(clusterId: string): UserRecord {
+  return { uuid: `${clusterId}-tpzed-000000000000000`, email: "root", fullName: "System root", isActive: true, isAdmin: true };
+}

@@ -1,0 +1,168 @@
+/**
+ * Tokens issued by this cluster: creation (never broader than the creator), verification of a
+ * presented secret (raw, or salted for a named remote cluster), revocation (cascading to the
+ * tokens minted from it) and listing. Verified tokens are cached in memory for a short time;
+ * revocation drops them at once.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { PrismaClient, Prisma } from "@prisma/client";
+import { LRUCache } from "lru-cache";
+import type { CreatedToken, CreateTokenInput, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
+import { badInput, forbidden, notFound } from "../errors";
+import { newUuid } from "../ids";
+import { audit } from "../localdb/audit";
+import { toPage } from "../localdb/sql";
+import { broaderThan, clusterScopesFromJson, clusterScopesToJson, type TokenAuthority } from "./authority";
+import type { Caller, Principal } from "./principal";
+import { isAdmin } from "./principal";
+import { saltSecret } from "./salt";
+import { scopesFromJson, scopesToJson } from "./scopes";
+import type { SecretBox } from "./secretBox";
+import { formatToken, newSecret, type ParsedToken } from "./tokenString";
+
+export type VerifiedToken = { token: TokenRecord & TokenAuthority; user: UserRecord; salted: boolean };
+export type Verification = { ok: true; value: VerifiedToken } | { ok: false; reason: string };
+
+const USER_SELECT = { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true } as const;
+
+function sameSecret(a: string, b: string): boolean {
+  // Hash first so both sides have one length; timingSafeEqual then compares in constant time.
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export class LocalTokens {
+  private readonly cache: LRUCache<string, VerifiedToken>;
+  private readonly revokeListeners: ((uuids: string[]) => Promise<void>)[] = [];
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly clusterId: string,
+    private readonly box: SecretBox,
+    cacheSeconds: number,
+  ) {
+    this.cache = new LRUCache({ max: 20_000, ttl: Math.max(cacheSeconds, 0) * 1000 || 1 });
+  }
+
+  /** Called with the uuids of every token revoked (the federation pushes them to remotes). */
+  onRevoke(listener: (uuids: string[]) => Promise<void>): void {
+    this.revokeListeners.push(listener);
+  }
+
+  private toRecord(row: Prisma.ApiTokenGetPayload<object>): TokenRecord & TokenAuthority {
+    return {
+      uuid: row.uuid,
+      userUuid: row.userUuid,
+      homeCluster: this.clusterId,
+      scopes: scopesFromJson(row.scopes),
+      clusterScopes: clusterScopesFromJson(row.clusterScopes),
+      expiresAt: row.expiresAt,
+      revokedAt: row.revokedAt,
+      createdAt: row.createdAt,
+    };
+  }
+
+  /**
+   * Checks a presented token issued here. `saltedFor` names the cluster a delegated request
+   * says it comes from: the secret may then also be HMAC(secret, saltedFor).
+   */
+  async verify(parsed: ParsedToken, saltedFor?: string): Promise<Verification> {
+    const key = createHash("sha256").update(`${parsed.uuid}/${parsed.secret}/${saltedFor ?? ""}`).digest("base64");
+    const cached = this.cache.get(key);
+    if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached };
+
+    const row = await this.prisma.apiToken.findUnique({ where: { uuid: parsed.uuid } });
+    const secret = row ? this.box.open(row.secretSealed, row.uuid) : undefined;
+    if (!row || secret === undefined) return { ok: false, reason: "invalid token" };
+    const raw = sameSecret(parsed.secret, secret);
+    const salted = !raw && saltedFor !== undefined && sameSecret(parsed.secret, saltSecret(secret, saltedFor));
+    if (!raw && !salted) return { ok: false, reason: "invalid token" };
+    if (row.revokedAt) return { ok: false, reason: "token has been revoked" };
+    if (row.expiresAt && row.expiresAt <= new Date()) return { ok: false, reason: "token has expired" };
+    if (parsed.containerUuid || row.containerUuid)
+      return { ok: false, reason: "container tokens are accepted only while their container is running" };
+    const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
+    if (!user) return { ok: false, reason: "token's user no longer exists" };
+    const value = { token: this.toRecord(row), user, salted };
+    this.cache.set(key, value);
+    return { ok: true, value };
+  }
+
+  async create(c: Caller, input: CreateTokenInput): Promise<CreatedToken> {
+    const p = c.principal;
+    const userUuid = input.userUuid ?? p.user.uuid;
+    if (userUuid !== p.user.uuid && !isAdmin(p)) throw forbidden("only an admin can create tokens for another user");
+    if (input.expiresAt && input.expiresAt <= new Date()) throw badInput("expiresAt must be in the future");
+    const child: TokenAuthority = {
+      homeCluster: this.clusterId,
+      scopes: input.scopes,
+      clusterScopes: input.clusterScopes,
+      expiresAt: input.expiresAt,
+    };
+    const tooBroad = p.token && broaderThan(p.token, child);
+    if (tooBroad) throw forbidden(`a token cannot create a broader token: ${tooBroad}`);
+
+    const uuid = newUuid(this.clusterId, "token");
+    const secret = newSecret();
+    await this.prisma.$transaction(async (tx) => {
+      if (!(await tx.user.findUnique({ where: { uuid: userUuid }, select: { uuid: true } }))) throw notFound("user", userUuid);
+      await tx.apiToken.create({
+        data: {
+          uuid,
+          userUuid,
+          secretSealed: this.box.seal(secret, uuid),
+          scopes: scopesToJson(input.scopes) ?? undefined,
+          clusterScopes: clusterScopesToJson(input.clusterScopes) ?? undefined,
+          expiresAt: input.expiresAt,
+          parentUuid: p.token?.uuid ?? null,
+        },
+      });
+      await audit(tx, this.clusterId, { type: "create", objectUuid: uuid, actorUuid: p.user.uuid, properties: { userUuid } });
+    });
+    return { uuid, token: formatToken({ uuid, secret }), expiresAt: input.expiresAt };
+  }
+
+  /** Revokes a token and every token minted from it. Owners and admins only; others get NOT_FOUND. */
+  async revoke(c: Caller, uuid: string): Promise<TokenRecord> {
+    const row = await this.prisma.apiToken.findUnique({ where: { uuid } });
+    if (!row || (row.userUuid !== c.principal.user.uuid && !isAdmin(c.principal))) throw notFound("token", uuid);
+    const revoked = await this.prisma.$transaction(async (tx) => {
+      const uuids = (
+        await tx.$queryRaw<{ uuid: string }[]>`
+          WITH RECURSIVE tree(uuid) AS (
+            SELECT ${uuid}::text UNION SELECT t.uuid FROM api_tokens t JOIN tree ON t.parent_uuid = tree.uuid)
+          SELECT uuid FROM tree`
+      ).map((r) => r.uuid);
+      await tx.apiToken.updateMany({ where: { uuid: { in: uuids }, revokedAt: null }, data: { revokedAt: new Date() } });
+      await audit(tx, this.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { cascade: uuids.length - 1 } });
+      return uuids;
+    });
+    this.forget(revoked);
+    await Promise.all(this.revokeListeners.map((l) => l(revoked)));
+    return this.toRecord((await this.prisma.apiToken.findUnique({ where: { uuid } }))!);
+  }
+
+  /** Drops cached verifications of these tokens. */
+  forget(uuids: string[]): void {
+    const set = new Set(uuids);
+    for (const [key, v] of this.cache.entries()) if (set.has(v.token.uuid)) this.cache.delete(key);
+  }
+
+  async list(c: Caller, o: PageOptions & { userUuid?: string }): Promise<Page<TokenRecord>> {
+    const userUuid = o.userUuid ?? c.principal.user.uuid;
+    if (userUuid !== c.principal.user.uuid && !isAdmin(c.principal)) throw forbidden("only an admin can list another user's tokens");
+    const rows = await this.prisma.apiToken.findMany({
+      where: { userUuid, ...(o.after ? { uuid: { gt: o.after } } : {}) },
+      orderBy: { uuid: "asc" },
+      take: o.first + 1,
+    });
+    return toPage(rows.map((r) => this.toRecord(r)), o.first);
+  }
+
+  /** The record of the caller's own token (the root token has none). */
+  current(p: Principal): TokenRecord {
+    if (!p.token) throw notFound("token", "current");
+    return p.token;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Who is asking, and with what authority here: the result of authentication, trusted by every
+ * layer below it.
+ */
+import type { TokenRecord, UserRecord } from "../api/types";
+import type { TokenAuthority } from "./authority";
+import type { ScopeSet } from "./scopes";
+
+export interface Principal {
+  user: UserRecord;
+  /** The request bears the cluster's systemRootToken. */
+  isRoot: boolean;
+  /** The token used (null for the root token). */
+  token: (TokenRecord & TokenAuthority) | null;
+  /** Scope sets in force on this cluster; every one must allow a request. */
+  scopeSets: ScopeSet[];
+  /**
+   * Set on the home cluster when the token was presented salted for another cluster: it may
+   * only make identity and federation look-ups (fields marked `identity`).
+   */
+  saltedFor?: string;
+}
+
+/** A request's caller, as passed to every ClusterApi method. */
+export interface Caller {
+  principal: Principal;
+  /** The token as presented: only ever sent on salted for a remote cluster. Never logged. */
+  token?: string;
+  /** Set when another cluster delegated this request: it is never forwarded again. */
+  forwardedFrom?: string;
+}
+
+export function isAdmin(p: Principal): boolean {
+  return p.isRoot || p.user.isAdmin;
+}

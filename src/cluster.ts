@@ -1,0 +1,113 @@
+/**
+ * One running cluster: the composition root that wires configuration, database, tokens,
+ * federation, schema and HTTP together, in one place.
+ */
+import type { HeaderMap } from "@apollo/server";
+import type { ClusterConfig } from "./config/config";
+import { openDatabase, type Database } from "./db/database";
+import { migrate } from "./db/migrate";
+import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
+import { LocalTokens } from "./auth/localTokens";
+import { SecretBox } from "./auth/secretBox";
+import { CLUSTER_ID_RE } from "./ids";
+import { ClusterRegistry } from "./federation/registry";
+import { RemoteTokens } from "./federation/remoteTokens";
+import { RevocationPush } from "./federation/revocations";
+import { FederationRouter } from "./federation/router";
+import { FORWARDED_HEADER, type TransportDeps } from "./federation/transport";
+import type { RequestContext } from "./graphql/context";
+import { buildSchema } from "./graphql/schema";
+import { localCluster } from "./localdb/localCluster";
+import { log } from "./log";
+import { createMetrics } from "./metrics";
+import { createHttpServer } from "./server";
+
+export interface RunningCluster {
+  config: ClusterConfig;
+  db: Database;
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Opens the database and applies pending migrations; makes sure the system user exists. */
+export async function prepareDatabase(config: ClusterConfig): Promise<Database> {
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const applied = await migrate(db);
+    if (applied.length) log.info("migrations applied", { migrations: applied });
+    const root = systemUser(config.clusterId);
+    await db.prisma.user.upsert({ where: { uuid: root.uuid }, create: root, update: {} });
+    return db;
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+function listenAddress(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
+}
+
+export async function startCluster(config: ClusterConfig): Promise<RunningCluster> {
+  const db = await prepareDatabase(config);
+  const metrics = createMetrics(config.clusterId);
+  const registry = new ClusterRegistry(config);
+  const baseTransport: TransportDeps = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
+
+  const secretBox = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
+  const localTokens = new LocalTokens(db.prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds);
+  const revocations = new RevocationPush(db.prisma, registry, baseTransport);
+  localTokens.onRevoke((uuids) => revocations.push(uuids));
+  const remoteTokens = new RemoteTokens({
+    prisma: db.prisma,
+    registry,
+    transport: baseTransport,
+    cacheSeconds: config.tokens.remoteCacheSeconds,
+    negativeCacheSeconds: config.tokens.negativeCacheSeconds,
+  });
+  const authenticator = new Authenticator({
+    clusterId: config.clusterId,
+    systemRootToken: config.systemRootToken,
+    localTokens,
+    remote: remoteTokens,
+    saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
+    onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
+  });
+  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens: localTokens });
+  const schema = buildSchema({ forgetRemoteToken: (uuid) => remoteTokens.forget(uuid) });
+
+  async function context(headers: HeaderMap): Promise<RequestContext> {
+    const forwarded = headers.get(FORWARDED_HEADER);
+    const forwardedFrom = forwarded && CLUSTER_ID_RE.test(forwarded) && forwarded !== config.clusterId ? forwarded : undefined;
+    const token = bearerToken(headers.get("authorization"));
+    const principal = token ? await authenticator.authenticate(token, forwardedFrom) : null;
+    const caller = principal ? { principal, token, forwardedFrom } : null;
+    const stats = { remoteRequests: {} };
+    const api = caller ? new FederationRouter({ local, registry, transport: { ...baseTransport, stats } }, caller) : local;
+    return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [] };
+  }
+
+  const http = await createHttpServer({ schema, metrics, maxQueryDepth: config.limits.maxQueryDepth, context });
+  const { host, port: wanted } = listenAddress(config.listen);
+  let address;
+  try {
+    address = await http.listen(host, wanted);
+  } catch (e) {
+    await db.close();
+    throw new Error(`cannot listen on ${config.listen}: ${(e as Error).message}`);
+  }
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    config,
+    db,
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    async close() {
+      await http.close();
+      await db.close();
+    },
+  };
+}

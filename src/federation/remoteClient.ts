@@ -1,0 +1,96 @@
+/**
+ * Another cluster's fedgate as a ClusterApi: each method is one GraphQL request to its
+ * /graphql (every cluster runs the same schema), with the caller's token salted for it.
+ */
+import type { ClusterApi } from "../api/clusterApi";
+import type {
+  CollectionRecord, ContentRecord, GroupRecord, Page, PageOptions, TokenRecord, UserRecord,
+} from "../api/types";
+import { clusterScopesFromJson } from "../auth/authority";
+import { scopesFromJson } from "../auth/scopes";
+import { decodeCursor, encodeCursor } from "../graphql/args";
+import { unavailable } from "../errors";
+import type { RemoteCluster } from "./registry";
+import { callRemote, type TransportDeps } from "./transport";
+
+const USER = "uuid email fullName isActive isAdmin";
+const GROUP = "uuid name groupClass ownerUuid description createdAt";
+const COLLECTION = "uuid name ownerUuid portableDataHash manifestText properties createdAt modifiedAt";
+const TOKEN = "uuid userUuid scopes { method path } clusterScopes expiresAt revokedAt createdAt";
+const PAGE = "pageInfo { endCursor hasNextPage }";
+
+type Wire = Record<string, unknown>;
+type WirePage = { nodes: Wire[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+
+const date = (v: unknown) => (v == null ? null : new Date(String(v)));
+const toGroup = (w: Wire) => ({ ...w, createdAt: date(w.createdAt) }) as GroupRecord;
+const toCollection = (w: Wire) => ({ ...w, createdAt: date(w.createdAt), modifiedAt: date(w.modifiedAt) }) as CollectionRecord;
+export const toToken = (w: Wire): TokenRecord => ({
+  uuid: String(w.uuid),
+  userUuid: String(w.userUuid),
+  scopes: scopesFromJson(w.scopes),
+  clusterScopes: clusterScopesFromJson(w.clusterScopes),
+  expiresAt: date(w.expiresAt),
+  revokedAt: date(w.revokedAt),
+  createdAt: date(w.createdAt)!,
+});
+
+function toPage<T>(w: WirePage, map: (x: Wire) => T): Page<T> {
+  return {
+    nodes: w.nodes.map(map),
+    endCursor: decodeCursor(w.pageInfo.endCursor) ?? null,
+    hasNextPage: w.pageInfo.hasNextPage,
+    failedClusters: [],
+  };
+}
+
+const pageVars = (o: PageOptions) => ({ first: o.first, after: encodeCursor(o.after ?? null) });
+
+/** `token`: the caller's token already salted for `target` (undefined: anonymous). */
+export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token: string | undefined): ClusterApi {
+  const call = <T>(op: string, query: string, vars: Record<string, unknown> = {}) =>
+    callRemote<T>(deps, target, token, op, query, vars);
+  return {
+    usersGet: async (_c, uuids) =>
+      (await call<{ r: UserRecord[] }>("UsersByUuid", `query UsersByUuid($u:[ID!]!){ r: usersByUuid(uuids:$u){ ${USER} } }`, { u: uuids })).r,
+    userList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("Users", `query Users($s:String,$first:Int,$after:String){ r: users(search:$s,first:$first,after:$after){ nodes { ${USER} } ${PAGE} } }`, { s: o.search, ...pageVars(o) })).r, (w) => w as unknown as UserRecord),
+    userCreate: async () => {
+      throw unavailable(`users are created on their own cluster (${target.id}), not through another`);
+    },
+
+    groupsGet: async (_c, uuids) =>
+      (await call<{ r: Wire[] }>("GroupsByUuid", `query GroupsByUuid($u:[ID!]!){ r: groupsByUuid(uuids:$u){ ${GROUP} } }`, { u: uuids })).r.map(toGroup),
+    groupList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("Groups", `query Groups($s:String,$gc:String,$first:Int,$after:String){ r: groups(search:$s,groupClass:$gc,first:$first,after:$after){ nodes { ${GROUP} } ${PAGE} } }`, { s: o.search, gc: o.groupClass, ...pageVars(o) })).r, toGroup),
+    groupCreate: async (_c, input) =>
+      toGroup((await call<{ r: Wire }>("CreateGroup", `mutation CreateGroup($i:CreateGroupInput!){ r: createGroup(input:$i){ ${GROUP} } }`, { i: input })).r),
+    groupContents: async (_c, uuid, o) =>
+      toPage(
+        (await call<{ r: { contents: WirePage } }>("GroupContents", `query GroupContents($u:ID!,$first:Int,$after:String){ r: group(uuid:$u){ contents(first:$first,after:$after){ nodes { __typename ... on Group { ${GROUP} } ... on Collection { ${COLLECTION} } } ${PAGE} } } }`, { u: uuid, ...pageVars(o) })).r.contents,
+        (w): ContentRecord => (w.__typename === "Group" ? { kind: "group", ...toGroup(w) } : { kind: "collection", ...toCollection(w) }),
+      ),
+
+    collectionsGet: async (_c, uuids) =>
+      (await call<{ r: Wire[] }>("CollectionsByUuid", `query CollectionsByUuid($u:[ID!]!){ r: collectionsByUuid(uuids:$u){ ${COLLECTION} } }`, { u: uuids })).r.map(toCollection),
+    collectionList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("Collections", `query Collections($s:String,$o:ID,$first:Int,$after:String){ r: collections(search:$s,ownerUuid:$o,first:$first,after:$after){ nodes { ${COLLECTION} } ${PAGE} } }`, { s: o.search, o: o.ownerUuid, ...pageVars(o) })).r, toCollection),
+    collectionCreate: async (_c, input) =>
+      toCollection((await call<{ r: Wire }>("CreateCollection", `mutation CreateCollection($i:CreateCollectionInput!){ r: createCollection(input:$i){ ${COLLECTION} } }`, { i: input })).r),
+    collectionUpdate: async (_c, uuid, input) =>
+      toCollection((await call<{ r: Wire }>("UpdateCollection", `mutation UpdateCollection($u:ID!,$i:UpdateCollectionInput!){ r: updateCollection(uuid:$u,input:$i){ ${COLLECTION} } }`, { u: uuid, i: input })).r),
+    collectionDelete: async (_c, uuid) =>
+      toCollection((await call<{ r: Wire }>("DeleteCollection", `mutation DeleteCollection($u:ID!){ r: deleteCollection(uuid:$u){ ${COLLECTION} } }`, { u: uuid })).r),
+
+    tokenCreate: async () => {
+      throw unavailable(`tokens are created on this cluster, not through ${target.id}`);
+    },
+    tokenRevoke: async (_c, uuid) =>
+      toToken((await call<{ r: Wire }>("RevokeToken", `mutation RevokeToken($u:ID!){ r: revokeToken(uuid:$u){ ${TOKEN} } }`, { u: uuid })).r),
+    tokenList: async () => {
+      throw unavailable(`tokens are listed on the cluster that issued them`);
+    },
+  };
+}
+
+export const REMOTE_FIELDS = { USER, TOKEN };

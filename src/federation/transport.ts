@@ -1,0 +1,69 @@
+/**
+ * One HTTP request to another cluster's /graphql: the caller's token salted for that cluster,
+ * the header naming this cluster, a timeout, and a count in the metrics and the request stats.
+ * Failures become errors with stable codes naming the cluster; nothing here logs a token.
+ */
+import { GraphQLError } from "graphql";
+import type { Counter } from "prom-client";
+import { apiError, unavailable, type ErrorCode } from "../errors";
+import type { RequestStats } from "../graphql/context";
+import type { RemoteCluster } from "./registry";
+
+export const FORWARDED_HEADER = "x-fedgate-forwarded-for";
+
+export interface TransportDeps {
+  selfId: string;
+  remoteRequests: Counter<"cluster" | "operation">;
+  stats?: RequestStats;
+}
+
+interface GraphQLResponse {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+export async function callRemote<T>(
+  deps: TransportDeps,
+  target: RemoteCluster,
+  token: string | undefined,
+  operation: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<T> {
+  deps.remoteRequests.inc({ cluster: target.id, operation });
+  if (deps.stats) deps.stats.remoteRequests[target.id] = (deps.stats.remoteRequests[target.id] ?? 0) + 1;
+  const headers: Record<string, string> = { "content-type": "application/json", [FORWARDED_HEADER]: deps.selfId };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(`${target.url}/graphql`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables, operationName: operation }),
+      signal: AbortSignal.timeout(target.timeoutMs),
+    });
+  } catch (e) {
+    const timedOut = (e as Error).name === "TimeoutError";
+    throw unavailable(
+      timedOut ? `cluster ${target.id} did not answer within ${target.timeoutMs} ms` : `cluster ${target.id} is unreachable`,
+      target.id,
+    );
+  }
+  let body: GraphQLResponse;
+  try {
+    body = (await res.json()) as GraphQLResponse;
+  } catch {
+    throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without a GraphQL response`, target.id);
+  }
+  const first = body.errors?.[0];
+  if (first && (!body.data || Object.values(body.data).some((v) => v === null))) throw remoteError(target.id, first);
+  if (!body.data) throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without data`, target.id);
+  return body.data as T;
+}
+
+/** A remote error keeps its code (a remote NOT_FOUND stays NOT_FOUND) and names the cluster. */
+function remoteError(cluster: string, e: { message: string; extensions?: { code?: string } }): GraphQLError {
+  const code = (e.extensions?.code ?? "UNAVAILABLE") as ErrorCode;
+  const known = ["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "UNAVAILABLE"].includes(code);
+  return apiError(known ? code : "UNAVAILABLE", `cluster ${cluster}: ${e.message}`, { cluster });
+}

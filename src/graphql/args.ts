@@ -1,0 +1,52 @@
+/**
+ * GraphQL arguments checked once at the edge: uuids, page sizes, cursors, cluster lists.
+ * Everything past here trusts them.
+ */
+import { badInput } from "../errors";
+import { CLUSTER_ID_RE, INFIX, UUID_RE, type Kind } from "../ids";
+import type { PageOptions } from "../api/types";
+
+export interface Limits {
+  defaultPageSize: number;
+  maxPageSize: number;
+}
+
+/** A well-formed uuid, of one of `kinds` when given; BAD_USER_INPUT otherwise. */
+export function uuidArg(value: string, name: string, ...kinds: Kind[]): string {
+  const m = UUID_RE.exec(value);
+  if (!m) throw badInput(`${name}: "${value.slice(0, 64)}" is not a uuid (<cluster>-<infix>-<15 characters>)`);
+  if (kinds.length && !kinds.some((k) => INFIX[k] === m[2]))
+    throw badInput(`${name}: "${value}" is not a ${kinds.join(" or ")} uuid`);
+  return value;
+}
+
+/** Cursors are opaque to clients; inside they are the last uuid of the previous page. */
+export function encodeCursor(uuid: string | null): string | null {
+  return uuid === null ? null : Buffer.from(`u:${uuid}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string | null | undefined): string | undefined {
+  if (cursor == null) return undefined;
+  const text = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!text.startsWith("u:") || !UUID_RE.test(text.slice(2))) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor from this API`);
+  return text.slice(2);
+}
+
+export function pageArgs(args: { first?: number | null; after?: string | null }, limits: Limits): PageOptions {
+  const first = args.first ?? limits.defaultPageSize;
+  if (!Number.isInteger(first) || first < 1 || first > limits.maxPageSize)
+    throw badInput(`first: must be between 1 and ${limits.maxPageSize}`);
+  return { first, after: decodeCursor(args.after) };
+}
+
+export function clustersArg(value: string[] | null | undefined): string[] | undefined {
+  if (value == null) return undefined;
+  for (const id of value) if (!CLUSTER_ID_RE.test(id)) throw badInput(`clusters: "${id.slice(0, 32)}" is not a cluster id`);
+  return [...new Set(value)];
+}
+
+export function searchArg(value: string | null | undefined): string | undefined {
+  if (value == null || value.trim() === "") return undefined;
+  if (value.length > 200) throw badInput("search: at most 200 characters");
+  return value.trim();
+}

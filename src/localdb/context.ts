@@ -1,0 +1,9 @@
+/** What the local backend's resource modules share. */
+import type { PrismaClient } from "@prisma/client";
+import type { LocalTokens } from "../auth/localTokens";
+
+export interface LocalContext {
+  prisma: PrismaClient;
+  clusterId: string;
+  tokens: LocalTokens;
+}

@@ -1,0 +1,29 @@
+/** The cluster's own database as a ClusterApi: a table of one-liners over the resource modules. */
+import type { ClusterApi } from "../api/clusterApi";
+import type { LocalContext } from "./context";
+import * as collections from "./collections";
+import * as groups from "./groups";
+import * as users from "./users";
+
+export function localCluster(ctx: LocalContext): ClusterApi {
+  return {
+    usersGet: (c, uuids) => users.usersGet(ctx, c, uuids),
+    userList: (c, o) => users.userList(ctx, c, o),
+    userCreate: (c, input) => users.userCreate(ctx, c, input),
+
+    groupsGet: (c, uuids) => groups.groupsGet(ctx, c, uuids),
+    groupList: (c, o) => groups.groupList(ctx, c, o),
+    groupCreate: (c, input) => groups.groupCreate(ctx, c, input),
+    groupContents: (c, uuid, o) => groups.groupContents(ctx, c, uuid, o),
+
+    collectionsGet: (c, uuids) => collections.collectionsGet(ctx, c, uuids),
+    collectionList: (c, o) => collections.collectionList(ctx, c, o),
+    collectionCreate: (c, input) => collections.collectionCreate(ctx, c, input),
+    collectionUpdate: (c, uuid, input) => collections.collectionUpdate(ctx, c, uuid, input),
+    collectionDelete: (c, uuid) => collections.collectionDelete(ctx, c, uuid),
+
+    tokenCreate: (c, input) => ctx.tokens.create(c, input),
+    tokenRevoke: (c, uuid) => ctx.tokens.revoke(c, uuid),
+    tokenList: (c, o) => ctx.tokens.list(c, o),
+  };
+}

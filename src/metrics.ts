@@ -1,0 +1,31 @@
+/** Prometheus metrics of one cluster process (its own registry: tests run several clusters in one process). */
+import { Counter, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  /** HTTP requests this process sent to each remote cluster. */
+  remoteRequests: Counter<"cluster" | "operation">;
+  /** GraphQL requests served, by the cluster that forwarded them ("" for clients). */
+  graphqlRequests: Counter<"forwarded_for">;
+}
+
+export function createMetrics(clusterId: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ fedgate_cluster: clusterId });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    remoteRequests: new Counter({
+      name: "fedgate_remote_requests_total",
+      help: "HTTP requests sent to remote clusters",
+      labelNames: ["cluster", "operation"],
+      registers: [registry],
+    }),
+    graphqlRequests: new Counter({
+      name: "fedgate_graphql_requests_total",
+      help: "GraphQL requests served",
+      labelNames: ["forwarded_for"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * What a user may read or change, as SQL over the maintained closure. One place defines each
+ * rule; the local backend composes these fragments into its queries.
+ *  - a collection: the highest of the user's level on it and on its owner; an owner manages it;
+ *  - a group: the user's level on it (ownership and membership are in the closure);
+ *  - a user: visible to itself, to users with a level on it, and to fellow members of a role group.
+ * Admins are handled by the callers (they bypass every rule).
+ */
+import { Prisma } from "@prisma/client";
+import type { Principal } from "../auth/principal";
+import { isAdmin } from "../auth/principal";
+
+const TRUE = Prisma.sql`TRUE`;
+
+export function collectionReadable(p: Principal, alias = "c"): Prisma.Sql {
+  if (isAdmin(p)) return TRUE;
+  const c = Prisma.raw(alias);
+  const me = p.user.uuid;
+  return Prisma.sql`(${c}.owner_uuid = ${me} OR EXISTS (
+    SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${me} AND pc.target_uuid IN (${c}.uuid, ${c}.owner_uuid)))`;
+}
+
+export function groupReadable(p: Principal, alias = "g"): Prisma.Sql {
+  if (isAdmin(p)) return TRUE;
+  const g = Prisma.raw(alias);
+  return Prisma.sql`EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${p.user.uuid} AND pc.target_uuid = ${g}.uuid)`;
+}
+
+export function userVisible(p: Principal, alias = "u"): Prisma.Sql {
+  if (isAdmin(p)) return TRUE;
+  const u = Prisma.raw(alias);
+  const me = p.user.uuid;
+  return Prisma.sql`(${u}.uuid = ${me}
+    OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${me} AND pc.target_uuid = ${u}.uuid)
+    OR EXISTS (SELECT 1 FROM permission_closure mine
+               JOIN groups r ON r.uuid = mine.target_uuid AND r.group_class = 'role'
+               JOIN permission_closure theirs ON theirs.target_uuid = mine.target_uuid AND theirs.user_uuid = ${u}.uuid
+               WHERE mine.user_uuid = ${me}))`;
+}
+
+/**
+ * The user's level (0 none, 1 read, 2 write, 3 manage) on an object with this uuid and owner.
+ * `ownerUuid` is the object's owner (null for groups/users, whose ownership is in the closure).
+ */
+export async function levelOn(
+  sql: Pick<Prisma.TransactionClient, "$queryRaw">,
+  p: Principal,
+  uuid: string,
+  ownerUuid: string | null,
+): Promise<number> {
+  if (isAdmin(p)) return 3;
+  const me = p.user.uuid;
+  if (uuid === me || ownerUuid === me) return 3;
+  const targets = ownerUuid ? [uuid, ownerUuid] : [uuid];
+  const rows = await sql.$queryRaw<{ level: number | null }[]>`
+    SELECT max(level)::int AS level FROM permission_closure WHERE user_uuid = ${me} AND target_uuid = ANY(${targets}::text[])`;
+  return rows[0]?.level ?? 0;
+}

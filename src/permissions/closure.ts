@@ -1,0 +1,59 @@
+/**
+ * Maintains `permission_closure`: for each user, the highest level it holds on every group,
+ * user or object it reaches through permission links (tail → head, the lowest level along a
+ * path) and group ownership (an owner manages what it owns). Reads never compute the graph;
+ * every change that can alter it calls `refreshClosure` in the same transaction.
+ *
+ * Which users must be recomputed: a change at node N (a link from N, a group owned by N, N
+ * moved or deleted) can only alter the closure of users that reach N, which the closure
+ * still records (it is not yet updated), plus N itself when N is a user.
+ */
+import { Prisma } from "@prisma/client";
+import { kindOf } from "../ids";
+
+/** The client or transaction to run in. */
+type Sql = Pick<Prisma.TransactionClient, "$queryRaw" | "$executeRaw">;
+
+/** Serialises graph changes, so two concurrent changes cannot each miss the other's edge. */
+const GRAPH_LOCK = 72707370;
+
+export async function lockPermissionGraph(tx: Sql): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${GRAPH_LOCK})`;
+}
+
+async function usersReaching(tx: Sql, nodes: string[]): Promise<string[]> {
+  const rows = await tx.$queryRaw<{ user_uuid: string }[]>`
+    SELECT DISTINCT user_uuid FROM permission_closure WHERE target_uuid = ANY(${nodes}::text[])`;
+  const users = new Set(rows.map((r) => r.user_uuid));
+  for (const n of nodes) if (kindOf(n) === "user") users.add(n);
+  return [...users];
+}
+
+/** Recomputes the closure rows of `users` from links and group ownership. */
+export async function recomputeUsers(tx: Sql, users: string[]): Promise<void> {
+  if (users.length === 0) return;
+  await tx.$executeRaw`DELETE FROM permission_closure WHERE user_uuid = ANY(${users}::text[])`;
+  await tx.$executeRaw`
+    INSERT INTO permission_closure (user_uuid, target_uuid, level)
+    WITH RECURSIVE reach(user_uuid, node, level) AS (
+      SELECT u, u, 3 FROM unnest(${users}::text[]) AS u
+      UNION
+      SELECT r.user_uuid, e.dst, LEAST(r.level, e.level)
+      FROM reach r CROSS JOIN LATERAL (
+        SELECT l.head_uuid AS dst,
+               CASE l.name WHEN 'can_manage' THEN 3 WHEN 'can_write' THEN 2 ELSE 1 END AS level
+          FROM links l WHERE l.link_class = 'permission' AND l.tail_uuid = r.node
+        UNION ALL
+        SELECT g.uuid, 3 FROM groups g WHERE g.owner_uuid = r.node
+      ) e
+    )
+    SELECT user_uuid, node, max(level)::smallint FROM reach WHERE node <> user_uuid GROUP BY user_uuid, node`;
+}
+
+/**
+ * Call after changing links or group ownership at `nodes` (tail of a link, owner of a group,
+ * a moved or deleted group), inside the transaction that made the change, after `lockPermissionGraph`.
+ */
+export async function refreshClosure(tx: Sql, nodes: string[]): Promise<void> {
+  await recomputeUsers(tx, await usersReaching(tx, nodes));
+}

@@ -1,0 +1,175 @@
+/**
+ * HTTP at the edge: /graphql (GET and POST, GraphQL over HTTP through Apollo Server),
+ * /_health/ping and /metrics. Every error answer is GraphQL-shaped JSON with a code, never an
+ * HTML page or a stack trace.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
+import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
+import { GraphQLError } from "graphql";
+import { REQUEST_STATUS } from "./errors";
+import { log } from "./log";
+import type { Metrics } from "./metrics";
+import type { RequestContext } from "./graphql/context";
+import { depthLimitRule } from "./graphql/depthLimit";
+
+const MAX_BODY_BYTES = 1 << 20;
+export const STATS_HEADER = "x-fedgate-stats";
+
+export interface ServerOptions {
+  schema: GraphQLSchema;
+  metrics: Metrics;
+  maxQueryDepth: number;
+  /** Builds the request context from the request headers (authentication happens here). */
+  context(headers: HeaderMap): Promise<RequestContext>;
+}
+
+export interface HttpServer {
+  server: Server;
+  apollo: ApolloServer<RequestContext>;
+  listen(host: string, port: number): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+/** Appends errors reported beside the data, and request statistics when asked for. */
+const reportingPlugin: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response, contextValue, request }) {
+        if (response.body.kind !== "single") return;
+        const result = response.body.singleResult;
+        if (contextValue.reported?.length)
+          result.errors = [...(result.errors ?? []), ...contextValue.reported.map((e) => ({ message: e.message, extensions: e.extensions }))];
+        const asked = request.http?.headers.get(STATS_HEADER) === "1" || Boolean(request.extensions?.fedgateStats);
+        if (asked && contextValue.stats) result.extensions = { ...result.extensions, fedgate: { remoteRequests: contextValue.stats.remoteRequests } };
+      },
+    };
+  },
+};
+
+/** Unexpected errors are logged and masked: clients see a code, not internals. */
+function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  if (formatted.extensions?.code !== "INTERNAL_SERVER_ERROR") return formatted;
+  log.error("unexpected error", { error: error instanceof Error ? error.message : String(error), path: formatted.path?.join(".") });
+  return { message: "internal error", path: formatted.path, locations: formatted.locations, extensions: { code: "INTERNAL_SERVER_ERROR" } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error("too large");
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
+  const apollo = new ApolloServer<RequestContext>({
+    schema: o.schema,
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    validationRules: [depthLimitRule(o.maxQueryDepth)],
+    formatError,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      reportingPlugin,
+    ],
+  });
+  await apollo.start();
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    let body: unknown = undefined;
+    if (req.method === "POST") {
+      let text: string;
+      try {
+        text = await readBody(req);
+      } catch {
+        return sendError(res, 413, "BAD_REQUEST", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+      }
+      body = text;
+      if (/^application\/(graphql-response\+)?json\b/i.test(headers.get("content-type") ?? "")) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return sendError(res, 400, "BAD_REQUEST", "request body is not valid JSON");
+        }
+      }
+    }
+    o.metrics.graphqlRequests.inc({ forwarded_for: headers.get("x-fedgate-forwarded-for") ?? "" });
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
+      context: async () => {
+        try {
+          return await o.context(headers);
+        } catch (e) {
+          if (e instanceof GraphQLError) {
+            const status = REQUEST_STATUS[String(e.extensions.code)] ?? 500;
+            throw new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status } } });
+          }
+          throw e;
+        }
+      },
+    });
+    res.statusCode = result.status ?? 200;
+    for (const [k, v] of result.headers) res.setHeader(k, v);
+    if (result.body.kind === "complete") return void res.end(result.body.string);
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fedgate.invalid");
+    if (url.pathname === "/graphql") return graphql(req, res, url.search);
+    if (url.pathname === "/_health/ping" && (req.method === "GET" || req.method === "HEAD")) return sendJson(res, 200, { health: "OK" });
+    if (url.pathname === "/metrics" && req.method === "GET") {
+      res.writeHead(200, { "content-type": o.metrics.registry.contentType });
+      return void res.end(await o.metrics.registry.metrics());
+    }
+    sendError(res, 404, "NOT_FOUND", `no route for ${req.method} ${url.pathname}`);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e) => {
+      log.error("request failed", { error: (e as Error).message });
+      if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", "internal error");
+      else res.end();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+
+  return {
+    server,
+    apollo,
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve(server.address() as AddressInfo));
+      }),
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}

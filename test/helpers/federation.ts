@@ -1,0 +1,124 @@
+/**
+ * Real fedgate clusters on 127.0.0.1 for integration tests: each with its own database
+ * (PGlite in memory, or a fresh PostgreSQL database when DATABASE_URL is set), talking HTTP.
+ */
+import { createServer } from "node:net";
+import { parseConfig, type ConfigInput } from "../../src/config/config";
+import { startCluster, type RunningCluster } from "../../src/cluster";
+import { log } from "../../src/log";
+import { createTestDatabase } from "./database";
+
+log.configure({ level: (process.env.FEDGATE_TEST_LOG as "info") ?? "error" });
+
+export interface TestCluster extends RunningCluster {
+  id: string;
+  rootToken: string;
+  /** GraphQL as the system root of this cluster. */
+  root<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** Stops the server and drops its database. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface GqlResult<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; cluster?: string; [k: string]: unknown } }[];
+  extensions?: Record<string, any>;
+}
+
+export async function gql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<GqlResult<T>> {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as Omit<GqlResult<T>, "status">;
+  return { status: res.status, ...body };
+}
+
+/** The data of a response that must have no errors (the errors are shown when it has). */
+export async function ok<T = any>(p: Promise<GqlResult<T>>): Promise<T> {
+  const r = await p;
+  if (r.errors?.length) throw new Error(`unexpected errors: ${JSON.stringify(r.errors)}`);
+  return r.data as T;
+}
+
+export function codes(r: GqlResult): (string | undefined)[] {
+  return (r.errors ?? []).map((e) => e.extensions?.code);
+}
+
+export async function startTestCluster(id: string, overrides: Partial<ConfigInput> = {}, port?: number): Promise<TestCluster> {
+  const target = await createTestDatabase();
+  const rootToken = `root-${id}-${"x".repeat(40)}`;
+  const config = parseConfig({
+    clusterId: id,
+    listen: `127.0.0.1:${port ?? 0}`,
+    systemRootToken: rootToken,
+    ...(target.databaseUrl ? { databaseUrl: target.databaseUrl } : {}),
+    ...overrides,
+  });
+  let running: RunningCluster;
+  try {
+    running = await startCluster(config);
+  } catch (e) {
+    await target.dispose();
+    throw e;
+  }
+  return {
+    ...running,
+    id,
+    rootToken,
+    root: (query, variables) => ok(gql(running.url, query, variables, rootToken)),
+    async stop() {
+      await running.close();
+      await target.dispose();
+    },
+  };
+}
+
+/**
+ * Several clusters that know each other. `options[id]` are extra config for that cluster;
+ * every cluster gets the others in its remote-cluster table.
+ */
+export async function startFederation(ids: string[], options: Record<string, Partial<ConfigInput>> = {}): Promise<Record<string, TestCluster>> {
+  const ports = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
+  const clusters = await Promise.all(
+    ids.map((id) => {
+      const remoteClusters = Object.fromEntries(
+        ids.filter((o) => o !== id).map((o) => [o, { url: `http://127.0.0.1:${ports[o]}`, activateUsers: true, timeoutMs: 3000 }]),
+      );
+      return startTestCluster(id, { remoteClusters, ...options[id] }, ports[id]);
+    }),
+  );
+  return Object.fromEntries(clusters.map((c) => [c.id, c]));
+}
+
+/** A user and a token for it, created by the cluster's root. */
+export async function createUserWithToken(
+  c: TestCluster,
+  email: string,
+  tokenInput: Record<string, unknown> = {},
+): Promise<{ uuid: string; token: string; tokenUuid: string }> {
+  const { createUser } = await c.root(`mutation($e:String!){ createUser(input:{email:$e, fullName:$e}) { uuid } }`, { e: email });
+  const { createToken } = await c.root(`mutation($i:CreateTokenInput!){ createToken(input:$i) { uuid token } }`, {
+    i: { userUuid: createUser.uuid, ...tokenInput },
+  });
+  return { uuid: createUser.uuid, token: createToken.token, tokenUuid: createToken.uuid };
+}
