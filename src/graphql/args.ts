@@ -20,6 +20,12 @@ export function uuidArg(value: string, name: string, ...kinds: Kind[]): string {
   return value;
 }
 
+/** A batch of uuids of one kind, at most one page's worth. */
+export function uuidsArg(values: string[], limits: Limits, kind: Kind): string[] {
+  if (values.length > limits.maxPageSize) throw badInput(`uuids: at most ${limits.maxPageSize} at once`);
+  return [...new Set(values.map((v, i) => uuidArg(v, `uuids[${i}]`, kind)))];
+}
+
 /** Cursors are opaque to clients; inside they are the last uuid of the previous page. */
 export function encodeCursor(uuid: string | null): string | null {
   return uuid === null ? null : Buffer.from(`u:${uuid}`).toString("base64url");

@@ -1,6 +1,6 @@
 import type { CreateCollectionInput, UpdateCollectionInput } from "../../api/types";
 import { badInput } from "../../errors";
-import { clustersArg, pageArgs, searchArg, uuidArg } from "../args";
+import { clustersArg, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { clusterField, connection, one } from "./shared";
 
@@ -12,6 +12,8 @@ export const collectionResolvers = {
   Query: {
     collection: (_: unknown, a: { uuid: string }, ctx: RequestContext) =>
       one("collection", uuidArg(a.uuid, "uuid", "collection"), (u) => ctx.api.collectionsGet(callerOf(ctx), u)),
+    collectionsByUuid: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) =>
+      ctx.api.collectionsGet(callerOf(ctx), uuidsArg(a.uuids, ctx.limits, "collection")),
     collections: async (_: unknown, a: ListArgs, ctx: RequestContext) =>
       connection(ctx, await ctx.api.collectionList(callerOf(ctx), {
         ...pageArgs(a, ctx.limits), search: searchArg(a.search), clusters: clustersArg(a.clusters), ownerUuid: ownerArg(a.ownerUuid),

@@ -1,6 +1,6 @@
 import type { ContentRecord, CreateGroupInput, GroupClass, GroupRecord } from "../../api/types";
 import { badInput, notFound } from "../../errors";
-import { clustersArg, pageArgs, searchArg, uuidArg } from "../args";
+import { clustersArg, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { clusterField, connection, one } from "./shared";
 
@@ -23,6 +23,8 @@ export const groupResolvers = {
       if (g.groupClass !== "project") throw notFound("project", a.uuid);
       return g;
     },
+    groupsByUuid: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) =>
+      ctx.api.groupsGet(callerOf(ctx), uuidsArg(a.uuids, ctx.limits, "group")),
     groups: async (_: unknown, a: ListArgs, ctx: RequestContext) =>
       connection(ctx, await ctx.api.groupList(callerOf(ctx), {
         ...pageArgs(a, ctx.limits), search: searchArg(a.search), clusters: clustersArg(a.clusters),

@@ -1,6 +1,6 @@
 import type { CreateUserInput } from "../../api/types";
 import { badInput } from "../../errors";
-import { clustersArg, pageArgs, searchArg, uuidArg } from "../args";
+import { clustersArg, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { clusterField, connection, one } from "./shared";
 
@@ -12,6 +12,8 @@ export const userResolvers = {
     viewer: (_: unknown, __: unknown, ctx: RequestContext) => callerOf(ctx).principal.user,
     user: (_: unknown, a: { uuid: string }, ctx: RequestContext) =>
       one("user", uuidArg(a.uuid, "uuid", "user"), (u) => ctx.api.usersGet(callerOf(ctx), u)),
+    usersByUuid: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) =>
+      ctx.api.usersGet(callerOf(ctx), uuidsArg(a.uuids, ctx.limits, "user")),
     users: async (_: unknown, a: ListArgs, ctx: RequestContext) =>
       connection(ctx, await ctx.api.userList(callerOf(ctx), {
         ...pageArgs(a, ctx.limits), search: searchArg(a.search), clusters: clustersArg(a.clusters),
