@@ -1,4 +1,122 @@
-/** Placeholder replaced by the federation demo. */
-export async function runDemo(_o: { basePort?: number; onSignals(stop: () => Promise<void>): void }): Promise<void> {
-  throw new Error("demo: not yet available");
+/**
+ * `fedgate demo` (what `npm start` runs): a local federation of three clusters in one process,
+ * each on its own embedded database, seeded through the public API, with ready-to-paste
+ * tokens and queries that cross clusters. `login` is the login cluster.
+ */
+import { randomBytes } from "node:crypto";
+import { parseConfig } from "./config/config";
+import { startCluster, type RunningCluster } from "./cluster";
+import { httpGraphQL, type GraphQLRun } from "./graphqlClient";
+
+const CLUSTERS = ["login", "east1", "west1"] as const;
+type DemoCluster = (typeof CLUSTERS)[number];
+
+export interface DemoOptions {
+  basePort?: number;
+  onSignals(stop: () => Promise<void>): void;
+}
+
+interface Person {
+  uuid: string;
+  token: string;
+}
+
+async function startClusters(basePort: number): Promise<Record<DemoCluster, RunningCluster>> {
+  const port = (id: DemoCluster) => basePort + CLUSTERS.indexOf(id);
+  const started = await Promise.all(
+    CLUSTERS.map((id) =>
+      startCluster(
+        parseConfig({
+          clusterId: id,
+          listen: `127.0.0.1:${port(id)}`,
+          systemRootToken: randomBytes(32).toString("hex"),
+          loginCluster: "login",
+          remoteClusters: Object.fromEntries(
+            CLUSTERS.filter((o) => o !== id).map((o) => [o, { url: `http://127.0.0.1:${port(o)}`, activateUsers: true }]),
+          ),
+        }),
+      ),
+    ),
+  );
+  return Object.fromEntries(started.map((c) => [c.config.clusterId, c])) as Record<DemoCluster, RunningCluster>;
+}
+
+async function createPerson(root: GraphQLRun, email: string, fullName: string): Promise<Person> {
+  const { createUser } = await root<{ createUser: { uuid: string } }>(
+    `mutation($e: String!, $n: String) { createUser(input: { email: $e, fullName: $n }) { uuid } }`,
+    { e: email, n: fullName },
+  );
+  const { createToken } = await root<{ createToken: { token: string } }>(
+    `mutation($u: ID) { createToken(input: { userUuid: $u }) { token } }`,
+    { u: createUser.uuid },
+  );
+  return { uuid: createUser.uuid, token: createToken.token };
+}
+
+/** A project with two collections, created by `person` through that cluster's own API. */
+async function seedProject(run: GraphQLRun, cluster: string): Promise<string> {
+  const { createGroup } = await run<{ createGroup: { uuid: string } }>(
+    `mutation($n: String!) { createGroup(input: { name: $n, groupClass: "project" }) { uuid } }`,
+    { n: `Genomes on ${cluster}` },
+  );
+  for (const name of [`${cluster} reads`, `${cluster} reference`])
+    await run(`mutation($n: String!, $o: ID) { createCollection(input: { name: $n, ownerUuid: $o, properties: { demo: true } }) { uuid } }`, {
+      n: name,
+      o: createGroup.uuid,
+    });
+  return createGroup.uuid;
+}
+
+function curl(url: string, tokenVar: string, query: string): string {
+  const body = JSON.stringify({ query }).replace(/'/g, "'\\''");
+  return `curl -s ${url}/graphql -H "Authorization: Bearer $${tokenVar}" -H 'content-type: application/json' -d '${body}'`;
+}
+
+export async function runDemo(o: DemoOptions): Promise<void> {
+  const basePort = o.basePort ?? Number(process.env.FEDGATE_DEMO_BASE_PORT ?? 8001);
+  const clusters = await startClusters(basePort);
+  o.onSignals(async () => {
+    await Promise.all(Object.values(clusters).map((c) => c.close()));
+  });
+  const loginRoot = httpGraphQL(clusters.login.url, clusters.login.config.systemRootToken);
+  const alice = await createPerson(loginRoot, "alice@example.org", "Alice Andersen");
+  const bob = await createPerson(loginRoot, "bob@example.org", "Bob Bauer");
+  const projects: Record<string, string> = {};
+  for (const id of CLUSTERS) projects[id] = await seedProject(httpGraphQL(clusters[id].url, alice.token), id);
+  const scoped = await httpGraphQL(clusters.login.url, alice.token)<{ createToken: { token: string } }>(
+    `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] }) { token } }`,
+  );
+
+  const login = clusters.login.url;
+  const lines = [
+    "",
+    "fedgate demo: a local federation of three clusters (embedded databases, in memory)",
+    ...CLUSTERS.map((id) => `  ${id.padEnd(6)} ${clusters[id].url}/graphql${id === "login" ? "   (login cluster)" : ""}`),
+    "",
+    "Tokens (issued by the login cluster, valid on every cluster):",
+    `  export ALICE='${alice.token}'`,
+    `  export BOB='${bob.token}'`,
+    `  export SCOPED='${scoped.createToken.token}'   # alice, may only list collections`,
+    "",
+    "Try:",
+    "  # who am I, asked on east1 (east1 validates the token at the login cluster)",
+    `  ${curl(clusters.east1.url, "ALICE", "{ viewer { uuid fullName } }")}`,
+    "  # alice's collections on all three clusters, merged and paged, asked on login",
+    `  ${curl(login, "ALICE", '{ collections(clusters: ["login", "east1", "west1"], first: 10) { nodes { uuid name cluster } pageInfo { hasNextPage endCursor } failedClusters { cluster message } } }')}`,
+    "  # a project on west1, opened from login: delegated with a token salted for west1",
+    `  ${curl(login, "ALICE", `{ project(uuid: "${projects.west1}") { name cluster contents { nodes { ... on Collection { uuid name } } } } }`)}`,
+    "  # create a collection in alice's east1 project, through login",
+    `  ${curl(login, "ALICE", `mutation { createCollection(input: { name: "made from login", ownerUuid: "${projects.east1}" }) { uuid cluster } }`)}`,
+    "  # bob cannot see alice's project (NOT_FOUND, its name is not revealed)",
+    `  ${curl(login, "BOB", `{ project(uuid: "${projects.east1}") { name } }`)}`,
+    "  # the scoped token may list collections, but not read the viewer (FORBIDDEN)",
+    `  ${curl(login, "SCOPED", "{ collections { nodes { name } } viewer { uuid } }")}`,
+    "  # remote requests a query caused (response extension) and per cluster (metrics)",
+    `  ${curl(login, "ALICE", `{ a: project(uuid: "${projects.east1}") { name } b: project(uuid: "${projects.west1}") { name } }`)} -H 'x-fedgate-stats: 1'`,
+    `  curl -s ${login}/metrics | grep fedgate_remote_requests_total`,
+    "",
+    "Press Ctrl-C to stop.",
+    "",
+  ];
+  process.stdout.write(lines.join("\n"));
 }
