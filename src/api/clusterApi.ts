@@ -8,8 +8,8 @@
 import type { Caller } from "../auth/principal";
 import type {
   CollectionRecord, ContentRecord, CreateCollectionInput, CreateGroupInput, CreatedToken,
-  CreateTokenInput, CreateUserInput, GroupClass, GroupRecord, ListOptions, Page, PageOptions,
-  TokenRecord, UpdateCollectionInput, UserRecord,
+  CreateTokenInput, CreateUserInput, GrantInput, GroupClass, GroupRecord, ListOptions, Page, PageOptions,
+  PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
 
 export interface ClusterApi {
@@ -21,6 +21,8 @@ export interface ClusterApi {
   groupList(c: Caller, o: ListOptions & { groupClass?: GroupClass }): Promise<Page<GroupRecord>>;
   groupCreate(c: Caller, input: CreateGroupInput): Promise<GroupRecord>;
   groupContents(c: Caller, uuid: string, o: PageOptions): Promise<Page<ContentRecord>>;
+  groupUpdate(c: Caller, uuid: string, input: UpdateGroupInput): Promise<GroupRecord>;
+  groupDelete(c: Caller, uuid: string): Promise<GroupRecord>;
 
   collectionsGet(c: Caller, uuids: string[]): Promise<CollectionRecord[]>;
   collectionList(c: Caller, o: ListOptions & { ownerUuid?: string }): Promise<Page<CollectionRecord>>;
@@ -28,7 +30,30 @@ export interface ClusterApi {
   collectionUpdate(c: Caller, uuid: string, input: UpdateCollectionInput): Promise<CollectionRecord>;
   collectionDelete(c: Caller, uuid: string): Promise<CollectionRecord>;
 
+  /** Grants on an object of this cluster; the grantee's visibility is checked by the caller (the router). */
+  permissionGrant(c: Caller, input: GrantInput): Promise<PermissionRecord>;
+  permissionUpdate(c: Caller, uuid: string, level: GrantInput["level"]): Promise<PermissionRecord>;
+  permissionRevoke(c: Caller, uuid: string): Promise<PermissionRecord>;
+  permissionList(c: Caller, objectUuid: string): Promise<PermissionRecord[]>;
+  /** Which of `uuids` (users, groups) the caller can see. */
+  subjectsVisible(c: Caller, uuids: string[]): Promise<string[]>;
+  /** The role groups the caller can see here (bounded). */
+  visibleGroups(c: Caller): Promise<string[]>;
+  /** Users and groups the caller can see, for the sharing dialog. */
+  subjectList(c: Caller, o: ListOptions): Promise<Page<SubjectRecord>>;
+  /** Projects and collections shared with the caller (by links, not owned). */
+  sharedWithMe(c: Caller, o: ListOptions): Promise<Page<ContentRecord>>;
+
   tokenCreate(c: Caller, input: CreateTokenInput): Promise<CreatedToken>;
   tokenRevoke(c: Caller, uuid: string): Promise<TokenRecord>;
   tokenList(c: Caller, o: PageOptions & { userUuid?: string }): Promise<Page<TokenRecord>>;
+}
+
+/** What only the local database can answer, used by the router to decide for remote callers. */
+export interface LocalClusterApi extends ClusterApi {
+  /**
+   * Which of `uuids` the caller can see here directly, or through being linked here with one
+   * of `viaGroups` (the groups the caller's home cluster says it can see).
+   */
+  subjectsVisibleVia(c: Caller, uuids: string[], viaGroups: string[]): Promise<string[]>;
 }

@@ -52,6 +52,26 @@ export interface PermissionRecord {
   level: PermissionLevel;
 }
 
+export interface SubjectRecord {
+  uuid: string;
+  kind: "user" | "group";
+  name: string | null;
+  email: string | null;
+  groupClass: GroupClass | null;
+}
+
+export interface GrantInput {
+  headUuid: string;
+  tailUuid: string;
+  level: PermissionLevel;
+}
+
+export interface UpdateGroupInput {
+  name?: string | null;
+  ownerUuid?: string | null;
+  description?: string | null;
+}
+
 export type ContentRecord = ({ kind: "group" } & GroupRecord) | ({ kind: "collection" } & CollectionRecord);
 
 export interface ClusterFailure {

@@ -4,7 +4,7 @@
  */
 import type { ClusterApi } from "../api/clusterApi";
 import type {
-  CollectionRecord, ContentRecord, GroupRecord, Page, PageOptions, TokenRecord, UserRecord,
+  CollectionRecord, ContentRecord, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
 import { scopesFromJson } from "../auth/scopes";
@@ -18,6 +18,9 @@ const GROUP = "uuid name groupClass ownerUuid description createdAt";
 const COLLECTION = "uuid name ownerUuid portableDataHash manifestText properties createdAt modifiedAt";
 const TOKEN = "uuid userUuid scopes { method path } clusterScopes expiresAt revokedAt createdAt";
 const PAGE = "pageInfo { endCursor hasNextPage }";
+const PERMISSION = "uuid headUuid tailUuid level";
+const SUBJECT = "uuid kind name email groupClass";
+const CONTENT = `__typename ... on Group { ${GROUP} } ... on Collection { ${COLLECTION} }`;
 
 type Wire = Record<string, unknown>;
 type WirePage = { nodes: Wire[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
@@ -34,6 +37,9 @@ export const toToken = (w: Wire): TokenRecord => ({
   revokedAt: date(w.revokedAt),
   createdAt: date(w.createdAt)!,
 });
+
+const toContent = (w: Wire): ContentRecord =>
+  w.__typename === "Group" ? { kind: "group", ...toGroup(w) } : { kind: "collection", ...toCollection(w) };
 
 function toPage<T>(w: WirePage, map: (x: Wire) => T): Page<T> {
   return {
@@ -67,9 +73,13 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
       toGroup((await call<{ r: Wire }>("CreateGroup", `mutation CreateGroup($i:CreateGroupInput!){ r: createGroup(input:$i){ ${GROUP} } }`, { i: input })).r),
     groupContents: async (_c, uuid, o) =>
       toPage(
-        (await call<{ r: { contents: WirePage } }>("GroupContents", `query GroupContents($u:ID!,$first:Int,$after:String){ r: group(uuid:$u){ contents(first:$first,after:$after){ nodes { __typename ... on Group { ${GROUP} } ... on Collection { ${COLLECTION} } } ${PAGE} } } }`, { u: uuid, ...pageVars(o) })).r.contents,
-        (w): ContentRecord => (w.__typename === "Group" ? { kind: "group", ...toGroup(w) } : { kind: "collection", ...toCollection(w) }),
+        (await call<{ r: { contents: WirePage } }>("GroupContents", `query GroupContents($u:ID!,$first:Int,$after:String){ r: group(uuid:$u){ contents(first:$first,after:$after){ nodes { ${CONTENT} } ${PAGE} } } }`, { u: uuid, ...pageVars(o) })).r.contents,
+        toContent,
       ),
+    groupUpdate: async (_c, uuid, input) =>
+      toGroup((await call<{ r: Wire }>("UpdateGroup", `mutation UpdateGroup($u:ID!,$i:UpdateGroupInput!){ r: updateGroup(uuid:$u,input:$i){ ${GROUP} } }`, { u: uuid, i: input })).r),
+    groupDelete: async (_c, uuid) =>
+      toGroup((await call<{ r: Wire }>("DeleteGroup", `mutation DeleteGroup($u:ID!){ r: deleteGroup(uuid:$u){ ${GROUP} } }`, { u: uuid })).r),
 
     collectionsGet: async (_c, uuids) =>
       (await call<{ r: Wire[] }>("CollectionsByUuid", `query CollectionsByUuid($u:[ID!]!){ r: collectionsByUuid(uuids:$u){ ${COLLECTION} } }`, { u: uuids })).r.map(toCollection),
@@ -81,6 +91,22 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
       toCollection((await call<{ r: Wire }>("UpdateCollection", `mutation UpdateCollection($u:ID!,$i:UpdateCollectionInput!){ r: updateCollection(uuid:$u,input:$i){ ${COLLECTION} } }`, { u: uuid, i: input })).r),
     collectionDelete: async (_c, uuid) =>
       toCollection((await call<{ r: Wire }>("DeleteCollection", `mutation DeleteCollection($u:ID!){ r: deleteCollection(uuid:$u){ ${COLLECTION} } }`, { u: uuid })).r),
+
+    permissionGrant: async (_c, i) =>
+      (await call<{ r: PermissionRecord }>("GrantPermission", `mutation GrantPermission($h:ID!,$t:ID!,$l:String!){ r: grantPermission(headUuid:$h,tailUuid:$t,level:$l){ ${PERMISSION} } }`, { h: i.headUuid, t: i.tailUuid, l: i.level })).r,
+    permissionUpdate: async (_c, uuid, level) =>
+      (await call<{ r: PermissionRecord }>("UpdatePermission", `mutation UpdatePermission($u:ID!,$l:String!){ r: updatePermission(uuid:$u,level:$l){ ${PERMISSION} } }`, { u: uuid, l: level })).r,
+    permissionRevoke: async (_c, uuid) =>
+      (await call<{ r: PermissionRecord }>("RevokePermission", `mutation RevokePermission($u:ID!){ r: revokePermission(uuid:$u){ ${PERMISSION} } }`, { u: uuid })).r,
+    permissionList: async (_c, uuid) =>
+      (await call<{ r: PermissionRecord[] }>("Permissions", `query Permissions($u:ID!){ r: permissions(objectUuid:$u){ ${PERMISSION} } }`, { u: uuid })).r,
+    subjectsVisible: async (_c, uuids) =>
+      (await call<{ r: string[] }>("VisibleSubjects", `query VisibleSubjects($u:[ID!]!){ r: visibleSubjects(uuids:$u) }`, { u: uuids })).r,
+    visibleGroups: async () => (await call<{ r: string[] }>("VisibleGroups", `query VisibleGroups { r: visibleGroups }`)).r,
+    subjectList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("ShareableSubjects", `query ShareableSubjects($s:String,$c:[String!],$first:Int,$after:String){ r: shareableSubjects(search:$s,clusters:$c,first:$first,after:$after){ nodes { ${SUBJECT} } ${PAGE} } }`, { s: o.search, c: [target.id], ...pageVars(o) })).r, (w) => w as unknown as SubjectRecord),
+    sharedWithMe: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("SharedWithMe", `query SharedWithMe($c:[String!],$first:Int,$after:String){ r: sharedWithMe(clusters:$c,first:$first,after:$after){ nodes { ${CONTENT} } ${PAGE} } }`, { c: [target.id], ...pageVars(o) })).r, toContent),
 
     tokenCreate: async () => {
       throw unavailable(`tokens are created on this cluster, not through ${target.id}`);

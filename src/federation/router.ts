@@ -6,12 +6,12 @@
  * Lists that name several clusters ask each once, in parallel, and merge by uuid.
  */
 import DataLoader from "dataloader";
-import type { ClusterApi } from "../api/clusterApi";
+import type { ClusterApi, LocalClusterApi } from "../api/clusterApi";
 import type { ClusterFailure, CollectionRecord, GroupRecord, Page, UserRecord } from "../api/types";
 import type { Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
-import { codeOf, forbidden } from "../errors";
-import { clusterOf } from "../ids";
+import { codeOf, forbidden, notFound } from "../errors";
+import { clusterOf, kindOf } from "../ids";
 import type { ClusterRegistry } from "./registry";
 import { remoteCluster } from "./remoteClient";
 import type { TransportDeps } from "./transport";
@@ -20,7 +20,7 @@ import type { TransportDeps } from "./transport";
 export const MAX_BATCH = 500;
 
 export interface RouterDeps {
-  local: ClusterApi;
+  local: LocalClusterApi;
   registry: ClusterRegistry;
   transport: TransportDeps;
 }
@@ -30,6 +30,7 @@ type Getter = "usersGet" | "groupsGet" | "collectionsGet";
 export class FederationRouter implements ClusterApi {
   private readonly remotes = new Map<string, ClusterApi>();
   private readonly loaders = new Map<string, DataLoader<string, unknown>>();
+  private homeGroups?: Promise<string[]>;
 
   constructor(private readonly deps: RouterDeps, private readonly caller: Caller) {}
 
@@ -37,12 +38,17 @@ export class FederationRouter implements ClusterApi {
     return this.deps.registry.selfId;
   }
 
-  /** The API of cluster `id`: local, or a remote client with the caller's token salted for it. */
-  backend(id: string): ClusterApi {
+  /**
+   * The API of cluster `id`: local, or a remote client with the caller's token salted for it.
+   * A request another cluster delegated is never forwarded again; only `lookup` calls (the
+   * federation's identity and visibility look-ups) may go out from it.
+   */
+  backend(id: string, purpose: "operation" | "lookup" = "operation"): ClusterApi {
     if (id === this.selfId) return this.deps.local;
+    if (purpose === "operation" && this.caller.forwardedFrom)
+      throw forbidden(`a request delegated by cluster ${this.caller.forwardedFrom} is not forwarded again (to ${id})`);
     let api = this.remotes.get(id);
     if (api) return api;
-    if (this.caller.forwardedFrom) throw forbidden(`a request delegated by cluster ${this.caller.forwardedFrom} is not forwarded again (to ${id})`);
     const target = this.deps.registry.get(id);
     const token = this.caller.token;
     if (!token || this.caller.principal.isRoot) throw forbidden(`the system root token is valid on cluster ${this.selfId} only`);
@@ -76,8 +82,9 @@ export class FederationRouter implements ClusterApi {
   }
 
   /**
-   * Asks each named cluster (default: this one) for the same page and merges by uuid. A
-   * cluster that fails is reported in `failedClusters`; the others still answer.
+   * Asks each named cluster (default: this one) for the same page, in parallel, and merges by
+   * uuid (an object known to several clusters, such as a remote user's local record, is listed
+   * once). A cluster that fails is reported in `failedClusters`; the others still answer.
    */
   private async federatedList<T extends { uuid: string }>(
     clusters: string[] | undefined,
@@ -86,27 +93,90 @@ export class FederationRouter implements ClusterApi {
   ): Promise<Page<T>> {
     const targets = clusters ?? [this.selfId];
     const settled = await Promise.allSettled(targets.map((id) => Promise.resolve().then(() => ask(this.backend(id)))));
-    const nodes: T[] = [];
+    const byUuid = new Map<string, T>();
     const failedClusters: ClusterFailure[] = [];
     let more = false;
+    let cutoff: string | undefined; // no cluster's unseen items may come before what we return
     settled.forEach((s, i) => {
-      if (s.status === "fulfilled") {
-        nodes.push(...s.value.nodes);
-        failedClusters.push(...s.value.failedClusters);
-        more ||= s.value.hasNextPage;
-      } else {
+      if (s.status === "rejected") {
         failedClusters.push({ cluster: targets[i], code: codeOf(s.reason) ?? "UNAVAILABLE", message: (s.reason as Error).message });
+        return;
+      }
+      for (const n of s.value.nodes) if (!byUuid.has(n.uuid)) byUuid.set(n.uuid, n);
+      failedClusters.push(...s.value.failedClusters);
+      if (s.value.hasNextPage && s.value.endCursor) {
+        more = true;
+        if (cutoff === undefined || s.value.endCursor < cutoff) cutoff = s.value.endCursor;
       }
     });
-    nodes.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
-    const page = nodes.slice(0, first);
+    const merged = [...byUuid.values()].sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+    const eligible = cutoff === undefined ? merged : merged.filter((n) => n.uuid <= cutoff!);
+    const page = eligible.slice(0, first);
     return {
       nodes: page,
       endCursor: page.length ? page[page.length - 1].uuid : null,
-      hasNextPage: more || nodes.length > first,
+      hasNextPage: more || merged.length > page.length,
       failedClusters,
     };
   }
+
+  /** Every cluster this one knows by name: the default for the sharing dialog's lists. */
+  private everyCluster(): string[] {
+    return [this.selfId, ...this.deps.registry.tableIds()];
+  }
+
+  /**
+   * Can the caller see these users/groups? Batched per cluster and cached for the request:
+   * here, directly or (for a caller from another cluster) through the groups its home cluster
+   * says it can see; elsewhere, by asking that cluster.
+   */
+  private visibilityLoader(cluster: string): DataLoader<string, boolean> {
+    const key = `visible:${cluster}`;
+    let l = this.loaders.get(key) as DataLoader<string, boolean> | undefined;
+    if (!l) {
+      l = new DataLoader<string, boolean>(
+        async (uuids) => {
+          const seen = new Set(cluster === this.selfId ? await this.visibleHere([...uuids]) : await this.backend(cluster, "lookup").subjectsVisible(this.caller, [...uuids]));
+          return uuids.map((u) => seen.has(u));
+        },
+        { maxBatchSize: MAX_BATCH },
+      );
+      this.loaders.set(key, l as DataLoader<string, unknown>);
+    }
+    return l;
+  }
+
+  private async visibleHere(uuids: string[]): Promise<string[]> {
+    const direct = await this.deps.local.subjectsVisible(this.caller, uuids);
+    const home = this.caller.principal.token?.homeCluster;
+    if (direct.length === uuids.length || !home || home === this.selfId) return direct;
+    this.homeGroups ??= this.backend(home, "lookup").visibleGroups(this.caller);
+    const groups = await this.homeGroups;
+    return groups.length ? this.deps.local.subjectsVisibleVia(this.caller, uuids, groups) : direct;
+  }
+
+  subjectsVisible: ClusterApi["subjectsVisible"] = async (_c, uuids) => {
+    const answers = await Promise.all(uuids.map((u) => this.visibilityLoader(clusterOf(u)).load(u)));
+    return uuids.filter((_, i) => answers[i]);
+  };
+  visibleGroups: ClusterApi["visibleGroups"] = (c) => this.deps.local.visibleGroups(c);
+
+  /**
+   * A grant is stored with its object. There the grantee must be visible to the grantor:
+   * checked here for a local grantee, by the grantee's own cluster otherwise.
+   */
+  permissionGrant: ClusterApi["permissionGrant"] = async (c, input) => {
+    const home = clusterOf(input.headUuid);
+    if (home !== this.selfId) return this.backend(home).permissionGrant(c, input);
+    const [visible] = await this.subjectsVisible(c, [input.tailUuid]);
+    if (!visible) throw notFound(kindOf(input.tailUuid) ?? "subject", input.tailUuid);
+    return this.deps.local.permissionGrant(c, input);
+  };
+  permissionUpdate: ClusterApi["permissionUpdate"] = (c, uuid, level) => this.backend(clusterOf(uuid)).permissionUpdate(c, uuid, level);
+  permissionRevoke: ClusterApi["permissionRevoke"] = (c, uuid) => this.backend(clusterOf(uuid)).permissionRevoke(c, uuid);
+  permissionList: ClusterApi["permissionList"] = (c, uuid) => this.backend(clusterOf(uuid)).permissionList(c, uuid);
+  subjectList: ClusterApi["subjectList"] = (c, o) => this.federatedList(o.clusters ?? this.everyCluster(), o.first, (api) => api.subjectList(c, o));
+  sharedWithMe: ClusterApi["sharedWithMe"] = (c, o) => this.federatedList(o.clusters ?? this.everyCluster(), o.first, (api) => api.sharedWithMe(c, o));
 
   usersGet = (_c: Caller, uuids: string[]) => this.getMany<UserRecord>("usersGet", uuids);
   groupsGet = (_c: Caller, uuids: string[]) => this.getMany<GroupRecord>("groupsGet", uuids);
@@ -119,6 +189,8 @@ export class FederationRouter implements ClusterApi {
   userCreate: ClusterApi["userCreate"] = (c, input) => this.deps.local.userCreate(c, input);
   groupCreate: ClusterApi["groupCreate"] = (c, input) => this.backend(input.ownerUuid ? clusterOf(input.ownerUuid) : this.selfId).groupCreate(c, input);
   groupContents: ClusterApi["groupContents"] = (c, uuid, o) => this.backend(clusterOf(uuid)).groupContents(c, uuid, o);
+  groupUpdate: ClusterApi["groupUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).groupUpdate(c, uuid, input);
+  groupDelete: ClusterApi["groupDelete"] = (c, uuid) => this.backend(clusterOf(uuid)).groupDelete(c, uuid);
 
   collectionCreate: ClusterApi["collectionCreate"] = (c, input) =>
     this.backend(input.ownerUuid ? clusterOf(input.ownerUuid) : this.selfId).collectionCreate(c, input);

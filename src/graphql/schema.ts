@@ -8,6 +8,7 @@ import { DateTime, JSONScalar } from "./scalars";
 import { collectionResolvers } from "./resolvers/collections";
 import { federationResolvers, type FederationHooks } from "./resolvers/federation";
 import { groupResolvers } from "./resolvers/groups";
+import { permissionResolvers } from "./resolvers/permissions";
 import { tokenResolvers } from "./resolvers/tokens";
 import { userResolvers } from "./resolvers/users";
 
@@ -29,6 +30,7 @@ export function buildSchema(hooks: FederationHooks, typeDefs = loadTypeDefs()): 
       userResolvers,
       groupResolvers,
       collectionResolvers,
+      permissionResolvers,
       tokenResolvers,
     ],
   });

@@ -1,14 +1,15 @@
 /** Role groups and projects on the local database. */
 import { Prisma } from "@prisma/client";
 import type { Caller } from "../auth/principal";
-import type { CollectionRecord, ContentRecord, CreateGroupInput, GroupClass, GroupRecord, ListOptions, Page, PageOptions } from "../api/types";
-import { notFound } from "../errors";
+import type { CollectionRecord, ContentRecord, CreateGroupInput, GroupClass, GroupRecord, ListOptions, Page, PageOptions, UpdateGroupInput } from "../api/types";
+import { conflict, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
-import { collectionReadable, groupReadable } from "../permissions/access";
+import { collectionReadable, groupReadable, levelOn } from "../permissions/access";
 import { lockPermissionGraph, refreshClosure } from "../permissions/closure";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
 import { requireWritableOwner } from "./owners";
+import { mergeContents } from "./sharing";
 import { COLLECTION_COLUMNS, GROUP_COLUMNS, afterClause, containsPattern, pageTail, toPage } from "./sql";
 
 export async function groupsGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<GroupRecord[]> {
@@ -64,9 +65,55 @@ export async function groupContents(ctx: LocalContext, c: Caller, uuid: string, 
       SELECT ${COLLECTION_COLUMNS} FROM collections c
       WHERE c.owner_uuid = ${uuid} AND ${collectionReadable(c.principal)} ${afterClause("c", o)} ${pageTail("c", o)}`,
   ]);
-  const merged: ContentRecord[] = [
-    ...groups.map((g) => ({ kind: "group" as const, ...g })),
-    ...collections.map((x) => ({ kind: "collection" as const, ...x })),
-  ].sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
-  return toPage(merged, o.first);
+  return toPage(mergeContents(groups, collections), o.first);
+}
+
+/** The group, if the caller holds at least `need` on it: NOT_FOUND when unreadable, FORBIDDEN when short. */
+async function groupWithLevel(tx: Prisma.TransactionClient, c: Caller, uuid: string, need: 2 | 3) {
+  const row = await tx.group.findUnique({ where: { uuid } });
+  const level = row ? await levelOn(tx, c.principal, uuid, null) : 0;
+  if (!row || level === 0) throw notFound("group", uuid);
+  if (level < need) throw forbidden(`changing group "${uuid}" needs ${need === 3 ? "can_manage" : "can_write"}`);
+  return row;
+}
+
+export async function groupUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateGroupInput): Promise<GroupRecord> {
+  return ctx.prisma.$transaction(async (tx) => {
+    await lockPermissionGraph(tx);
+    const current = await groupWithLevel(tx, c, uuid, 2);
+    const moving = input.ownerUuid != null && input.ownerUuid !== current.ownerUuid;
+    if (moving) {
+      await requireWritableOwner(tx, c.principal, input.ownerUuid!);
+      const [cycle] = await tx.$queryRaw<{ found: boolean }[]>`
+        WITH RECURSIVE below(uuid) AS (SELECT ${uuid}::text UNION SELECT g.uuid FROM groups g JOIN below ON g.owner_uuid = below.uuid)
+        SELECT EXISTS (SELECT 1 FROM below WHERE uuid = ${input.ownerUuid}) AS found`;
+      if (cycle.found) throw conflict(`cannot move group "${uuid}" under itself or one of its subprojects`);
+    }
+    const g = await tx.group.update({
+      where: { uuid },
+      data: {
+        ...(input.name != null ? { name: input.name } : {}),
+        ...(moving ? { ownerUuid: input.ownerUuid! } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+      },
+    });
+    if (moving) await refreshClosure(tx, [uuid, input.ownerUuid!]);
+    await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: moving ? { ownerUuid: input.ownerUuid! } : {} });
+    return { ...g, groupClass: g.groupClass as GroupClass };
+  });
+}
+
+/** Deletes an empty group and the permission links to and from it. */
+export async function groupDelete(ctx: LocalContext, c: Caller, uuid: string): Promise<GroupRecord> {
+  return ctx.prisma.$transaction(async (tx) => {
+    await lockPermissionGraph(tx);
+    const current = await groupWithLevel(tx, c, uuid, 3);
+    const owned = (await tx.group.count({ where: { ownerUuid: uuid } })) + (await tx.collection.count({ where: { ownerUuid: uuid } }));
+    if (owned > 0) throw conflict(`group "${uuid}" is not empty (${owned} items): move or delete them first`);
+    await tx.link.deleteMany({ where: { OR: [{ headUuid: uuid }, { tailUuid: uuid }] } });
+    await tx.group.delete({ where: { uuid } });
+    await refreshClosure(tx, [uuid]);
+    await audit(tx, ctx.clusterId, { type: "delete", objectUuid: uuid, actorUuid: c.principal.user.uuid });
+    return { ...current, groupClass: current.groupClass as GroupClass };
+  });
 }

@@ -1,11 +1,13 @@
 /** The cluster's own database as a ClusterApi: a table of one-liners over the resource modules. */
-import type { ClusterApi } from "../api/clusterApi";
+import type { LocalClusterApi } from "../api/clusterApi";
 import type { LocalContext } from "./context";
 import * as collections from "./collections";
 import * as groups from "./groups";
+import * as permissions from "./permissions";
+import * as sharing from "./sharing";
 import * as users from "./users";
 
-export function localCluster(ctx: LocalContext): ClusterApi {
+export function localCluster(ctx: LocalContext): LocalClusterApi {
   return {
     usersGet: (c, uuids) => users.usersGet(ctx, c, uuids),
     userList: (c, o) => users.userList(ctx, c, o),
@@ -15,12 +17,24 @@ export function localCluster(ctx: LocalContext): ClusterApi {
     groupList: (c, o) => groups.groupList(ctx, c, o),
     groupCreate: (c, input) => groups.groupCreate(ctx, c, input),
     groupContents: (c, uuid, o) => groups.groupContents(ctx, c, uuid, o),
+    groupUpdate: (c, uuid, input) => groups.groupUpdate(ctx, c, uuid, input),
+    groupDelete: (c, uuid) => groups.groupDelete(ctx, c, uuid),
 
     collectionsGet: (c, uuids) => collections.collectionsGet(ctx, c, uuids),
     collectionList: (c, o) => collections.collectionList(ctx, c, o),
     collectionCreate: (c, input) => collections.collectionCreate(ctx, c, input),
     collectionUpdate: (c, uuid, input) => collections.collectionUpdate(ctx, c, uuid, input),
     collectionDelete: (c, uuid) => collections.collectionDelete(ctx, c, uuid),
+
+    permissionGrant: (c, input) => permissions.permissionGrant(ctx, c, input),
+    permissionUpdate: (c, uuid, level) => permissions.permissionUpdate(ctx, c, uuid, level),
+    permissionRevoke: (c, uuid) => permissions.permissionRevoke(ctx, c, uuid),
+    permissionList: (c, uuid) => permissions.permissionList(ctx, c, uuid),
+    subjectsVisible: (c, uuids) => sharing.subjectsVisible(ctx, c, uuids),
+    subjectsVisibleVia: (c, uuids, via) => sharing.subjectsVisible(ctx, c, uuids, via),
+    visibleGroups: (c) => sharing.visibleGroups(ctx, c),
+    subjectList: (c, o) => sharing.subjectList(ctx, c, o),
+    sharedWithMe: (c, o) => sharing.sharedWithMe(ctx, c, o),
 
     tokenCreate: (c, input) => ctx.tokens.create(c, input),
     tokenRevoke: (c, uuid) => ctx.tokens.revoke(c, uuid),

@@ -1,0 +1,75 @@
+/**
+ * What a sharing dialog and a workbench need from the local database: which users and groups
+ * the caller can see, and what other users shared with it.
+ */
+import { Prisma } from "@prisma/client";
+import type { Caller } from "../auth/principal";
+import type { CollectionRecord, ContentRecord, GroupRecord, ListOptions, Page, SubjectRecord } from "../api/types";
+import { groupReadable, userVisible } from "../permissions/access";
+import type { LocalContext } from "./context";
+import { COLLECTION_COLUMNS, GROUP_COLUMNS, afterClause, pageTail, prefixPattern, toPage } from "./sql";
+
+/** Bound on the groups one caller's visibility answer carries across the federation. */
+export const MAX_VISIBLE_GROUPS = 1000;
+
+export async function subjectsVisible(ctx: LocalContext, c: Caller, uuids: string[], viaGroups: string[] = []): Promise<string[]> {
+  if (uuids.length === 0) return [];
+  const via = viaGroups.length
+    ? Prisma.sql`OR EXISTS (SELECT 1 FROM links l WHERE l.link_class = 'permission' AND (
+          (l.tail_uuid = s.uuid AND l.head_uuid = ANY(${viaGroups}::text[])) OR (l.head_uuid = s.uuid AND l.tail_uuid = ANY(${viaGroups}::text[]))))
+       OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = s.uuid AND pc.target_uuid = ANY(${viaGroups}::text[]))`
+    : Prisma.empty;
+  const rows = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
+    SELECT s.uuid FROM unnest(${uuids}::text[]) AS s(uuid)
+    WHERE EXISTS (SELECT 1 FROM users u WHERE u.uuid = s.uuid AND ${userVisible(c.principal)})
+       OR EXISTS (SELECT 1 FROM groups g WHERE g.uuid = s.uuid AND ${groupReadable(c.principal)})
+       ${via}`;
+  return rows.map((r) => r.uuid);
+}
+
+export async function visibleGroups(ctx: LocalContext, c: Caller): Promise<string[]> {
+  const rows = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
+    SELECT g.uuid FROM groups g WHERE g.group_class = 'role' AND ${groupReadable(c.principal)}
+    ORDER BY g.uuid LIMIT ${MAX_VISIBLE_GROUPS}`;
+  return rows.map((r) => r.uuid);
+}
+
+export async function subjectList(ctx: LocalContext, c: Caller, o: ListOptions): Promise<Page<SubjectRecord>> {
+  const p = o.search ? prefixPattern(o.search) : undefined;
+  const userSearch = p ? Prisma.sql`AND (lower(u.email) LIKE ${p} OR lower(u.full_name) LIKE ${p})` : Prisma.empty;
+  const groupSearch = p ? Prisma.sql`AND lower(g.name) LIKE ${p}` : Prisma.empty;
+  const system = `${ctx.clusterId}-tpzed-000000000000000`;
+  const rows = await ctx.prisma.$queryRaw<SubjectRecord[]>`
+    SELECT * FROM (
+      SELECT u.uuid, 'user' AS kind, u.full_name AS name, u.email, NULL AS "groupClass" FROM users u
+      WHERE ${userVisible(c.principal)} AND u.uuid <> ${system} ${userSearch} ${afterClause("u", o)}
+      UNION ALL
+      SELECT g.uuid, 'group', g.name, NULL, g.group_class FROM groups g
+      WHERE ${groupReadable(c.principal)} ${groupSearch} ${afterClause("g", o)}
+    ) s ${pageTail("s", o)}`;
+  return toPage(rows, o.first);
+}
+
+/** Projects and collections that reach the caller through a permission link (to it or to a role it is in), not its own. */
+export async function sharedWithMe(ctx: LocalContext, c: Caller, o: ListOptions): Promise<Page<ContentRecord>> {
+  const me = c.principal.user.uuid;
+  const shared = Prisma.sql`SELECT l.head_uuid FROM links l WHERE l.link_class = 'permission' AND (l.tail_uuid = ${me}
+      OR l.tail_uuid IN (SELECT pc.target_uuid FROM permission_closure pc JOIN groups r ON r.uuid = pc.target_uuid AND r.group_class = 'role' WHERE pc.user_uuid = ${me}))`;
+  const [groups, collections] = await Promise.all([
+    ctx.prisma.$queryRaw<GroupRecord[]>`
+      SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.group_class = 'project' AND g.owner_uuid <> ${me} AND g.uuid IN (${shared})
+      ${afterClause("g", o)} ${pageTail("g", o)}`,
+    ctx.prisma.$queryRaw<CollectionRecord[]>`
+      SELECT ${COLLECTION_COLUMNS} FROM collections c WHERE c.owner_uuid <> ${me} AND c.uuid IN (${shared})
+      ${afterClause("c", o)} ${pageTail("c", o)}`,
+  ]);
+  return toPage(mergeContents(groups, collections), o.first);
+}
+
+export function mergeContents(groups: GroupRecord[], collections: CollectionRecord[]): ContentRecord[] {
+  return [
+    ...groups.map((g) => ({ kind: "group" as const, ...g })),
+    ...collections.map((x) => ({ kind: "collection" as const, ...x })),
+  ].sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
+}
+
