@@ -118,6 +118,9 @@ export function intersectionCovers(outer: readonly ScopeSet[], inner: readonly S
 export function expandRestPath(template: string, lookup: (name: string) => unknown): string {
   return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
     const v = lookup(name);
-    return encodeURIComponent(v === undefined || v === null ? "" : String(v)).replace(/\./g, "%2E");
+    // An empty value must not vanish (it would turn ".../{uuid}" into the list path): "%00"
+    // stays one segment, and no scope path can contain "%", so only prefix scopes reach it.
+    const text = v === undefined || v === null ? "" : String(v);
+    return text === "" ? "%00" : encodeURIComponent(text).replace(/\./g, "%2E");
   });
 }

@@ -43,8 +43,17 @@ export class SecretBox {
   }
 }
 
+function keyBytes(text: string): Buffer {
+  return /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, "hex") : Buffer.from(text, "base64");
+}
+
+/** Whether `text` is usable as tokens.encryptionKey (checked when the config is loaded). */
+export function isValidTokenKey(text: string): boolean {
+  return keyBytes(text).length === 32;
+}
+
 function decodeKey(text: string): Buffer {
-  const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, "hex") : Buffer.from(text, "base64");
+  const key = keyBytes(text);
   if (key.length !== 32) throw new Error("tokens.encryptionKey: must be 32 bytes, as base64 or 64 hex characters");
   return key;
 }

@@ -7,14 +7,14 @@ import { randomBytes } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CLUSTER_ID_RE } from "../ids";
+import { isValidTokenKey } from "../auth/secretBox";
 
 export class ConfigError extends Error {}
 
 const clusterId = z.string().regex(CLUSTER_ID_RE, "must be 5 characters [a-z0-9]");
 const httpUrl = z
   .string()
-  .url("must be a URL")
-  .refine((u) => /^https?:\/\//.test(u), "must be an http:// or https:// URL")
+  .refine((u) => /^https?:\/\/[^/?#\s]+/.test(u) && URL.canParse(u), "must be an http:// or https:// URL")
   .transform((u) => u.replace(/\/+$/, ""));
 
 const remoteCluster = z.strictObject({
@@ -28,7 +28,7 @@ const remoteCluster = z.strictObject({
 const listen = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "must be host:port")
-  .refine((s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
+  .refine((s) => !/:\d+$/.test(s) || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "port must be at most 65535");
 
 const schema = z
   .strictObject({
@@ -46,7 +46,10 @@ const schema = z
     tokens: z
       .strictObject({
         /** 32 bytes, base64 or hex: seals token secrets at rest. Derived from systemRootToken if absent. */
-        encryptionKey: z.string().optional(),
+        encryptionKey: z
+          .string()
+          .refine((k) => k === "" || isValidTokenKey(k), "must be 32 bytes, as base64 or 64 hex characters")
+          .optional(),
         /** How long a remote cluster's answer about a token is trusted. */
         remoteCacheSeconds: z.number().int().min(0).max(86_400).default(300),
         /** How long a refused token is remembered, so floods of bad tokens stay local. */
@@ -162,6 +165,7 @@ function describeIssues(error: z.ZodError, source: string): string {
       const where = issue.path.length ? `${issue.path.join(".")}.` : "";
       return `${issue.keys.map((k) => where + k).join(", ")}: unknown key`;
     }
+    if (issue.code === "invalid_key") return `${key}: not a valid key (${issue.issues[0]?.message ?? issue.message})`;
     return `${key}: ${issue.message}`;
   });
   return `invalid configuration (${source}):\n  ${lines.join("\n  ")}`;
@@ -169,7 +173,7 @@ function describeIssues(error: z.ZodError, source: string): string {
 
 /** Validates raw settings (file contents already merged with overrides). */
 export function parseConfig(raw: Record<string, unknown>, source = "config"): ClusterConfig {
-  const result = schema.safeParse(raw);
+  const result = schema.safeParse(raw, { error: (issue) => (issue.input === undefined ? "is required" : undefined) });
   if (!result.success) throw new ConfigError(describeIssues(result.error, source));
   const c = result.data;
   const generatedRootToken = !c.systemRootToken;

@@ -1,6 +1,7 @@
 /**
- * Rejects operations nested deeper than `maxDepth` fields (fragments followed, each once per
- * path), so one request cannot fan out without bound. Introspection's own nesting is exempt.
+ * Rejects operations nested deeper than `maxDepth` fields (fragments followed, each measured
+ * once per document), so one request cannot fan out without bound. Introspection's own nesting
+ * is exempt here (graphql's MaxIntrospectionDepthRule, among the specified rules, bounds it).
  */
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from "graphql";
 
@@ -10,20 +11,33 @@ export function depthLimitRule(maxDepth: number) {
     for (const def of context.getDocument().definitions)
       if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
 
-    const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+    // Each fragment's depth is computed once per document: a fragment spread many times (or
+    // fragments that each spread the next twice) must not cost time exponential in their number.
+    const fragmentDepths = new Map<string, number>();
+    const inProgress = new Set<string>();
+    const fragmentDepth = (name: string): number => {
+      const known = fragmentDepths.get(name);
+      if (known !== undefined) return known;
+      const frag = fragments.get(name);
+      if (!frag || inProgress.has(name)) return 0; // unknown or cyclic fragments are other rules' errors
+      inProgress.add(name);
+      const depth = depthOf(frag.selectionSet);
+      inProgress.delete(name);
+      fragmentDepths.set(name, depth);
+      return depth;
+    };
+
+    const depthOf = (set: SelectionSetNode | undefined): number => {
       if (!set) return 0;
       let deepest = 0;
       for (const sel of set.selections) {
         if (sel.kind === Kind.FIELD) {
           if (sel.name.value.startsWith("__")) continue;
-          deepest = Math.max(deepest, 1 + depthOf(sel.selectionSet, seen));
+          deepest = Math.max(deepest, 1 + depthOf(sel.selectionSet));
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          deepest = Math.max(deepest, depthOf(sel.selectionSet, seen));
+          deepest = Math.max(deepest, depthOf(sel.selectionSet));
         } else {
-          const name = sel.name.value;
-          const frag = fragments.get(name);
-          if (!frag || seen.has(name)) continue; // unknown or cyclic fragments are other rules' errors
-          deepest = Math.max(deepest, depthOf(frag.selectionSet, new Set([...seen, name])));
+          deepest = Math.max(deepest, fragmentDepth(sel.name.value));
         }
       }
       return deepest;
@@ -31,7 +45,7 @@ export function depthLimitRule(maxDepth: number) {
 
     return {
       OperationDefinition(node) {
-        const depth = depthOf(node.selectionSet, new Set());
+        const depth = depthOf(node.selectionSet);
         if (depth > maxDepth)
           context.reportError(
             new GraphQLError(`Operation "${node.name?.value ?? "(anonymous)"}" is nested ${depth} levels deep; the limit is ${maxDepth}.`, {

@@ -5,7 +5,7 @@
  * rest of the query still resolves. Building the schema fails if a field that needs an
  * annotation lacks one, so a new field cannot forget it.
  */
-import { defaultFieldResolver, getNamedType, isObjectType, isUnionType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLSchema } from "graphql";
+import { defaultFieldResolver, getNamedType, isAbstractType, isObjectType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLSchema } from "graphql";
 import { MapperKind, getDirective, mapSchema } from "@graphql-tools/utils";
 import { allAllow, expandRestPath } from "../auth/scopes";
 import { forbidden, unauthenticated } from "../errors";
@@ -18,26 +18,33 @@ export interface RestAnnotation {
   public: boolean;
 }
 
-const ROOTS = new Set(["Query", "Mutation", "Subscription"]);
-
 function hasDirective(schema: GraphQLSchema, type: GraphQLNamedType, name: string): boolean {
   return isObjectType(type) && Boolean(getDirective(schema, type, name)?.length);
 }
 
+/**
+ * True when a field of this type reaches other resources: a @resource type, a @page of them
+ * (its items are exempt only because the field returning the page is checked), or a union or
+ * interface with such a member.
+ */
 function reachesResource(schema: GraphQLSchema, type: GraphQLNamedType): boolean {
-  if (isUnionType(type)) return type.getTypes().some((t) => hasDirective(schema, t, "resource"));
-  return hasDirective(schema, type, "resource");
+  const members = isAbstractType(type) ? schema.getPossibleTypes(type) : [type];
+  return members.some((t) => hasDirective(schema, t, "resource") || hasDirective(schema, t, "page"));
 }
 
-/** Fields that must carry @rest and do not: every root field, and fields reaching a resource off a @page type. */
+/**
+ * Fields that must carry @rest and do not: every root field, and every field reaching a
+ * resource (or a page of them) except the items of a @page type.
+ */
 export function missingRestAnnotations(schema: GraphQLSchema): string[] {
+  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(Boolean));
   const missing: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith("__")) continue;
     const onPage = hasDirective(schema, type, "page");
     for (const field of Object.values(type.getFields())) {
       if (getDirective(schema, field, "rest")?.length) continue;
-      if (ROOTS.has(type.name) || (!onPage && reachesResource(schema, getNamedType(field.type))))
+      if (roots.has(type) || (!onPage && reachesResource(schema, getNamedType(field.type))))
         missing.push(`${type.name}.${field.name}`);
     }
   }
@@ -70,13 +77,14 @@ export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
   if (missing.length) throw new Error(`fields without a @rest annotation: ${missing.join(", ")}`);
   return mapSchema(schema, {
     [MapperKind.OBJECT_FIELD]: (field: GraphQLFieldConfig<unknown, RequestContext>) => {
-      const rest = getDirective(schema, field, "rest")?.[0] as RestAnnotation | undefined;
-      if (!rest) return field;
+      // @rest is repeatable: a field with several REST equivalents needs every one allowed.
+      const rests = (getDirective(schema, field, "rest") ?? []) as RestAnnotation[];
+      if (!rests.length) return field;
       const resolve = field.resolve ?? defaultFieldResolver;
       return {
         ...field,
         resolve(source, args, ctx, info) {
-          authorizeField(ctx, rest, source, args);
+          for (const rest of rests) authorizeField(ctx, rest, source, args);
           return resolve(source, args, ctx, info);
         },
       };
