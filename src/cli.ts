@@ -10,7 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type ClusterConfig } from "./config/config";
-import { startCluster, prepareDatabase } from "./cluster";
+import { startCluster } from "./cluster";
+import { openDatabase } from "./db/database";
 import { migrate } from "./db/migrate";
 import { log } from "./log";
 import { runDemo } from "./demo";
@@ -99,10 +100,15 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === "migrate") {
-      const db = await prepareDatabase(config);
-      const again = await migrate(db); // prepareDatabase applied them; this reports "up to date"
-      await db.close();
-      process.stdout.write(again.length ? `applied: ${again.join(", ")}\n` : "database is up to date\n");
+      // Migrate directly (not through prepareDatabase, which applies them first and would
+      // leave nothing to report but "up to date", even on a fresh database).
+      const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const applied = await migrate(db);
+        process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
+      } finally {
+        await db.close();
+      }
       return 0;
     }
     if (command === "user" && sub === "create") {

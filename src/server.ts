@@ -52,6 +52,12 @@ const reportingPlugin: ApolloServerPlugin<RequestContext> = {
 
 /** Unexpected errors are logged and masked: clients see a code, not internals. */
 function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  // Apollo wraps every validation error and overwrites its code with GRAPHQL_VALIDATION_FAILED;
+  // our own rules (the depth limit) name a code of their own, kept on the wrapped original.
+  if (formatted.extensions?.code === "GRAPHQL_VALIDATION_FAILED" && error instanceof GraphQLError && error.originalError instanceof GraphQLError) {
+    const own = error.originalError.extensions?.code;
+    if (typeof own === "string") return { ...formatted, extensions: { ...formatted.extensions, code: own } };
+  }
   if (formatted.extensions?.code !== "INTERNAL_SERVER_ERROR") return formatted;
   log.error("unexpected error", { error: error instanceof Error ? error.message : String(error), path: formatted.path?.join(".") });
   return { message: "internal error", path: formatted.path, locations: formatted.locations, extensions: { code: "INTERNAL_SERVER_ERROR" } };
@@ -81,6 +87,10 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
   const apollo = new ApolloServer<RequestContext>({
     schema: o.schema,
     csrfPrevention: true,
+    // The CLI owns SIGINT/SIGTERM and closes HTTP, Apollo and the database in order. Apollo's
+    // own handlers (on by default outside NODE_ENV=test) would race it: a second stop() while
+    // Apollo is stopping never resolves in 5.5, so the database was never closed on SIGTERM.
+    stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     validationRules: [depthLimitRule(o.maxQueryDepth)],

@@ -1,0 +1,167 @@
+/**
+ * The HTTP edge of one cluster: GraphQL-over-HTTP conformance (graphql-http's server audits),
+ * health and metrics endpoints, CSRF prevention, depth limit, error answers without internals,
+ * and the opt-in request statistics extension.
+ */
+import { serverAudits } from "graphql-http";
+import { codes, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
+
+let z: TestCluster;
+
+beforeAll(async () => {
+  z = await startTestCluster("zzzzz");
+});
+afterAll(() => z?.stop());
+
+/** Text that would betray internals: stack frames, source or dependency paths. */
+function expectNoInternals(text: string): void {
+  expect(text).not.toContain("/work");
+  expect(text).not.toContain("node_modules");
+  expect(text).not.toMatch(/\bat \S+ \(|\bat \//); // a stack frame ("    at fn (file:line)")
+  expect(text).not.toMatch(/stacktrace/i);
+}
+
+describe("GraphQL over HTTP conformance (graphql-http server audits)", () => {
+  // The audits are listed when the file is loaded; the URL is read lazily, once the cluster runs.
+  const audits = serverAudits({ url: () => `${z.url}/graphql`, fetchFn: fetch });
+
+  it("has audits to run", () => {
+    expect(audits.length).toBeGreaterThan(20);
+  });
+
+  for (const audit of audits) {
+    it(audit.name, async () => {
+      const result = await audit.fn();
+      // "error" is a failed MUST; "warn"/"notice" are SHOULD/MAY recommendations, accepted here.
+      if (result.status === "error") {
+        const body = await result.response.text().catch(() => "(unreadable body)");
+        throw new Error(`${result.reason}\nstatus ${result.response.status}: ${body}`);
+      }
+      expect(["ok", "warn", "notice"]).toContain(result.status);
+    });
+  }
+});
+
+describe("health, metrics and unknown paths", () => {
+  it("answers the health check with 200 and health OK", async () => {
+    const res = await fetch(`${z.url}/_health/ping`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ health: "OK" });
+  });
+
+  it("serves Prometheus metrics including the remote request counter", async () => {
+    const res = await fetch(`${z.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/^# HELP fedgate_remote_requests_total .+$/m);
+    expect(text).toMatch(/^# TYPE fedgate_remote_requests_total counter$/m);
+  });
+
+  it("answers an unknown path with 404 and a JSON error carrying a code", async () => {
+    const res = await fetch(`${z.url}/no/such/path`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0].extensions.code).toBe("NOT_FOUND");
+    expect(body.errors[0].message).toContain("/no/such/path");
+  });
+});
+
+describe("malformed and refused requests", () => {
+  it("answers a body that is not valid JSON with 400 and a JSON error, without a stack trace or file paths", async () => {
+    const res = await fetch(`${z.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query": "{ clusterId }",',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toMatch(/json/);
+    const text = await res.text();
+    const body = JSON.parse(text) as { errors: { message: string; extensions?: { code?: string } }[] };
+    expect(body.errors.length).toBeGreaterThan(0);
+    expect(body.errors[0].extensions?.code).toBe("BAD_REQUEST");
+    expectNoInternals(text);
+  });
+
+  it("blocks a GET query without a content type or preflight header as a possible CSRF", async () => {
+    const res = await fetch(`${z.url}/graphql?query=${encodeURIComponent("{ clusterId }")}`);
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).toMatch(/Cross-Site Request Forgery/);
+    expect(text).not.toContain('"clusterId":"zzzzz"');
+    expectNoInternals(text);
+  });
+
+  it("runs a GET query that carries apollo-require-preflight or a JSON content type", async () => {
+    const allowed: Record<string, string>[] = [{ "apollo-require-preflight": "true" }, { "content-type": "application/json" }];
+    for (const headers of allowed) {
+      const res = await fetch(`${z.url}/graphql?query=${encodeURIComponent("{ clusterId }")}`, { headers });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ data: { clusterId: "zzzzz" } });
+    }
+  });
+
+  it("refuses a mutation sent over GET with 405", async () => {
+    const query = encodeURIComponent(`mutation { dropCachedToken(uuid: "zzzzz-gj3su-000000000000000") }`);
+    const res = await fetch(`${z.url}/graphql?query=${query}`, { headers: { "apollo-require-preflight": "true" } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toMatch(/POST/);
+    const body = (await res.json()) as { data?: unknown; errors: { message: string }[] };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0].message).toMatch(/mutation/i);
+  });
+
+  it("refuses a query nested deeper than the limit (12) with 400 BAD_USER_INPUT naming the limit", async () => {
+    // project, contents, nodes, then (contents, nodes) per nested project, then uuid:
+    // five nested projects is 1 + 2 + 2×5 + 1 = 14 levels.
+    let inner = "... on Group { uuid }";
+    for (let i = 0; i < 5; i++) inner = `... on Group { contents { nodes { ${inner} } } }`;
+    const query = `{ project(uuid: "zzzzz-j7d0g-000000000000000") { contents { nodes { ${inner} } } } }`;
+    const r = await gql(z.url, query, {}, z.rootToken);
+    expect(r.status).toBe(400);
+    expect(r.data).toBeUndefined();
+    expect(codes(r)).toEqual(["BAD_USER_INPUT"]);
+    expect(r.errors![0].message).toMatch(/limit is 12\b/);
+  });
+
+  it("accepts a query exactly at the depth limit", async () => {
+    // 1 + 2 + 2×4 + 1 = 12 levels.
+    let inner = "... on Group { uuid }";
+    for (let i = 0; i < 4; i++) inner = `... on Group { contents { nodes { ${inner} } } }`;
+    const query = `{ project(uuid: "zzzzz-j7d0g-000000000000000") { contents { nodes { ${inner} } } } }`;
+    const r = await gql(z.url, query, {}, z.rootToken);
+    expect(r.status).toBe(200);
+    expect(codes(r)).not.toContain("BAD_USER_INPUT");
+    expect(r.data).toHaveProperty("project");
+  });
+
+  it("serves no landing page that loads scripts from a CDN to a browser", async () => {
+    const res = await fetch(`${z.url}/graphql`, { headers: { accept: "text/html" } });
+    const text = await res.text();
+    expect(text).not.toMatch(/<script/i);
+    expect(text).not.toMatch(/cdn/i);
+    expect(res.headers.get("content-type") ?? "").not.toMatch(/text\/html/);
+  });
+});
+
+describe("request statistics extension", () => {
+  it("adds extensions.fedgate.remoteRequests when x-fedgate-stats: 1 is sent", async () => {
+    const r = await gql(z.url, `{ viewer { uuid } }`, {}, z.rootToken, { "x-fedgate-stats": "1" });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.viewer.uuid).toMatch(/^zzzzz-tpzed-/);
+    const remote = r.extensions?.fedgate?.remoteRequests;
+    expect(remote).toEqual(expect.any(Object));
+    expect(Array.isArray(remote)).toBe(false);
+    expect(remote).toEqual({}); // one cluster alone asks nobody
+  });
+
+  it("adds no fedgate extension without the header", async () => {
+    const r = await gql(z.url, `{ viewer { uuid } }`, {}, z.rootToken);
+    expect(r.errors).toBeUndefined();
+    expect(r.extensions?.fedgate).toBeUndefined();
+    // and the plain path still answers
+    expect((await ok(gql(z.url, `{ clusterId }`))).clusterId).toBe("zzzzz");
+  });
+});
