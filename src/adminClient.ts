@@ -14,8 +14,8 @@ import { FederationRouter } from "./federation/router";
 import { buildSchema } from "./graphql/schema";
 import { localCluster } from "./localdb/localCluster";
 import { createMetrics } from "./metrics";
+import { dataOf, httpGraphQL, type GraphQLRun } from "./graphqlClient";
 
-type Run = <T>(query: string, variables: Record<string, unknown>) => Promise<T>;
 
 export interface AdminApi {
   createUser(input: { email: string; fullName: string | null; isAdmin: boolean }): Promise<{ uuid: string }>;
@@ -23,7 +23,7 @@ export interface AdminApi {
   close(): Promise<void>;
 }
 
-function admin(run: Run, close: () => Promise<void>): AdminApi {
+function admin(run: GraphQLRun, close: () => Promise<void>): AdminApi {
   return {
     createUser: async (input) =>
       (await run<{ createUser: { uuid: string } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { uuid } }`, { i: input })).createUser,
@@ -33,24 +33,8 @@ function admin(run: Run, close: () => Promise<void>): AdminApi {
   };
 }
 
-function unwrap<T>(result: { data?: unknown; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }): T {
-  if (result.errors?.length) {
-    const e = result.errors[0];
-    throw new Error(`${e.extensions?.code ?? "ERROR"}: ${e.message}`);
-  }
-  return result.data as T;
-}
-
 export function adminViaHttp(url: string, rootToken: string): AdminApi {
-  const run: Run = async (query, variables) => {
-    const res = await fetch(`${url.replace(/\/+$/, "")}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${rootToken}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return unwrap((await res.json()) as Parameters<typeof unwrap>[0]);
-  };
-  return admin(run, async () => {});
+  return admin(httpGraphQL(url, rootToken), async () => {});
 }
 
 export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi> {
@@ -62,8 +46,8 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   const caller = { principal, token: config.systemRootToken };
   const transport = { selfId: config.clusterId, remoteRequests: createMetrics(config.clusterId).remoteRequests };
   const schema = buildSchema({ forgetRemoteToken: () => {} });
-  const run: Run = async (query, variables) =>
-    unwrap(
+  const run: GraphQLRun = async (query, variables) =>
+    dataOf(
       await graphql({
         schema,
         source: query,
