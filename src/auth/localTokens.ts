@@ -68,7 +68,8 @@ export class LocalTokens {
    * says it comes from: the secret may then also be HMAC(secret, saltedFor).
    */
   async verify(parsed: ParsedToken, saltedFor?: string): Promise<Verification> {
-    const key = createHash("sha256").update(`${parsed.uuid}/${parsed.secret}/${saltedFor ?? ""}`).digest("base64");
+    // Everything presented is in the key: a cached raw token must not vouch for its salted or container-bound forms.
+    const key = createHash("sha256").update(`${parsed.uuid}/${parsed.secret}/${parsed.containerUuid ?? ""}/${saltedFor ?? ""}`).digest("base64");
     const cached = this.cache.get(key);
     if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached };
 

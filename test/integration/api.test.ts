@@ -33,6 +33,13 @@ describe("viewer and tokens", () => {
     }
   });
 
+  it("refuses a token bound to a container while no such container runs", async () => {
+    const bound = `${alice.token}/zzzzz-dz642-000000000000000`;
+    const r = await gql(z.url, `{ viewer { uuid } }`, {}, bound);
+    expect(codes(r)).toEqual(["UNAUTHENTICATED"]);
+    expect(r.errors![0].message).toMatch(/container/);
+  });
+
   it("asks for a token when none is sent", async () => {
     const r = await gql(z.url, `{ viewer { uuid } }`);
     expect(codes(r)).toEqual(["UNAUTHENTICATED"]);

@@ -135,6 +135,24 @@ describe("tokens across clusters", () => {
   });
 });
 
+describe("remote users", () => {
+  it("records a remote user here, active only when config (or the login cluster) says so", async () => {
+    const f = await startTestCluster("fffff", { remoteClusters: { aaaaa: { url: a.url, activateUsers: false } } });
+    try {
+      const r = await gql(f.url, `{ viewer { uuid email isActive } collections { nodes { uuid } } }`, {}, alice.token);
+      expect(r.data!.viewer).toEqual({ uuid: alice.uuid, email: "alice@example.org", isActive: false });
+      expect(codes(r)).toEqual(["FORBIDDEN"]);
+      const row = await f.db.prisma.user.findUnique({ where: { uuid: alice.uuid } });
+      expect(row).toMatchObject({ isActive: false, isAdmin: false });
+      expect(row!.validatedAt).toBeInstanceOf(Date);
+    } finally {
+      await f.stop();
+    }
+    const onB = await b.db.prisma.user.findUnique({ where: { uuid: alice.uuid } });
+    expect(onB).toMatchObject({ isActive: true });
+  });
+});
+
 describe("routing and batching", () => {
   let projectB: string;
   const bUuids: string[] = [];
