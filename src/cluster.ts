@@ -86,11 +86,14 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     const principal = token ? await authenticator.authenticate(token, forwardedFrom) : null;
     const caller = principal ? { principal, token, forwardedFrom } : null;
     const stats = { remoteRequests: {} };
-    const api = caller ? new FederationRouter({ local, registry, transport: { ...baseTransport, stats } }, caller) : local;
+    const transport = { ...baseTransport, stats, maxRequests: config.limits.maxRemoteRequests };
+    const api = caller ? new FederationRouter({ local, registry, transport }, caller) : local;
     return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [] };
   }
 
-  const http = await createHttpServer({ schema, metrics, maxQueryDepth: config.limits.maxQueryDepth, context });
+  const http = await createHttpServer({ schema, metrics, operationLimits: { maxDepth: config.limits.maxQueryDepth, maxFields: config.limits.maxQueryFields },
+    isKnownCluster: (id) => registry.tableIds().includes(id),
+    context, });
   const { host, port: wanted } = listenAddress(config.listen);
   let address;
   try {

@@ -14,7 +14,8 @@ import { REQUEST_STATUS } from "./errors";
 import { log } from "./log";
 import type { Metrics } from "./metrics";
 import type { RequestContext } from "./graphql/context";
-import { depthLimitRule } from "./graphql/depthLimit";
+import { inputTextPlugin } from "./graphql/inputText";
+import { operationLimitsRule, type OperationLimits } from "./graphql/operationLimits";
 
 const MAX_BODY_BYTES = 1 << 20;
 export const STATS_HEADER = "x-fedgate-stats";
@@ -22,7 +23,9 @@ export const STATS_HEADER = "x-fedgate-stats";
 export interface ServerOptions {
   schema: GraphQLSchema;
   metrics: Metrics;
-  maxQueryDepth: number;
+  operationLimits: OperationLimits;
+  /** Whether a cluster id names a cluster this one knows (metrics label only known ones). */
+  isKnownCluster(id: string): boolean;
   /** Builds the request context from the request headers (authentication happens here). */
   context(headers: HeaderMap): Promise<RequestContext>;
 }
@@ -93,13 +96,14 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    validationRules: [depthLimitRule(o.maxQueryDepth)],
+    validationRules: [operationLimitsRule(o.operationLimits)],
     formatError,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       reportingPlugin,
+      inputTextPlugin as ApolloServerPlugin<RequestContext>,
     ],
   });
   await apollo.start();
@@ -124,7 +128,9 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
         }
       }
     }
-    o.metrics.graphqlRequests.inc({ forwarded_for: headers.get("x-fedgate-forwarded-for") ?? "" });
+    // The header is only an assertion: label known clusters only, so labels stay bounded.
+    const forwardedFor = headers.get("x-fedgate-forwarded-for");
+    o.metrics.graphqlRequests.inc({ forwarded_for: forwardedFor == null ? "" : o.isKnownCluster(forwardedFor) ? forwardedFor : "unknown" });
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
       context: async () => {

@@ -23,7 +23,7 @@ export interface AuthenticatorOptions {
   systemRootToken: string;
   localTokens: LocalTokens;
   remote?: RemoteTokenValidator;
-  /** Salted look-ups one asserted caller cluster may make per minute. */
+  /** Salted look-ups of one token one asserted caller cluster may make per minute (cache misses). */
   saltedLookupsPerMinute: number;
   /** Told when a cluster validated one of our tokens (so a revocation can be pushed to it). */
   onSaltedUse?: (tokenUuid: string, cluster: string) => Promise<void>;
@@ -67,13 +67,14 @@ export class Authenticator {
       token: verified.token,
       scopeSets,
       saltedFor: verified.salted ? forwardedFor : undefined,
+      homeGroups: verified.homeGroups,
     };
   }
 
   private async verifyLocal(parsed: ParsedToken, forwardedFor?: string): Promise<VerifiedToken> {
     const result = await this.o.localTokens.verify(parsed, forwardedFor);
     if (!result.ok) throw unauthenticated(result.reason);
-    if (result.value.salted) {
+    if (result.value.salted && result.fresh) {
       this.countSaltedLookup(forwardedFor!, parsed.uuid);
       await this.o.onSaltedUse?.(parsed.uuid, forwardedFor!);
     }
@@ -86,17 +87,19 @@ export class Authenticator {
   }
 
   /**
-   * The caller cluster only asserts who it is, so salted look-ups are logged and limited per
-   * asserted cluster (a fixed one-minute window).
+   * The caller cluster only asserts who it is, so salted look-ups that reach the database are
+   * logged and limited per token and asserted cluster (a fixed one-minute window): one
+   * token's holder cannot use up another's allowance.
    */
   private countSaltedLookup(cluster: string, tokenUuid: string): void {
     const minute = Math.floor(Date.now() / 60_000);
     if (minute !== this.window.minute) this.window = { minute, counts: new Map() };
-    const n = (this.window.counts.get(cluster) ?? 0) + 1;
-    this.window.counts.set(cluster, n);
+    const key = `${cluster}/${tokenUuid}`;
+    const n = (this.window.counts.get(key) ?? 0) + 1;
+    this.window.counts.set(key, n);
     if (n > this.o.saltedLookupsPerMinute) {
       log.warn("salted token look-ups over the limit", { cluster, tokenUuid });
-      throw unavailable(`too many token look-ups from cluster ${cluster}; try again in a minute`);
+      throw unavailable(`too many look-ups of token ${tokenUuid} from cluster ${cluster}; try again in a minute`);
     }
     log.info("salted token look-up", { cluster, tokenUuid });
   }

@@ -20,8 +20,16 @@ import { scopesFromJson, scopesToJson } from "./scopes";
 import type { SecretBox } from "./secretBox";
 import { formatToken, newSecret, type ParsedToken } from "./tokenString";
 
-export type VerifiedToken = { token: TokenRecord & TokenAuthority; user: UserRecord; salted: boolean };
-export type Verification = { ok: true; value: VerifiedToken } | { ok: false; reason: string };
+export type VerifiedToken = {
+  token: TokenRecord & TokenAuthority;
+  user: UserRecord;
+  /** The secret was the HMAC for the forwarding cluster (identity look-ups only). */
+  salted: boolean;
+  /** For a token from another cluster: the role groups its user can see there. */
+  homeGroups?: string[];
+};
+/** `fresh`: the answer came from the database, not the in-memory cache. */
+export type Verification = { ok: true; value: VerifiedToken; fresh: boolean } | { ok: false; reason: string };
 
 const USER_SELECT = { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true } as const;
 
@@ -71,7 +79,7 @@ export class LocalTokens {
     // Everything presented is in the key: a cached raw token must not vouch for its salted or container-bound forms.
     const key = createHash("sha256").update(`${parsed.uuid}/${parsed.secret}/${parsed.containerUuid ?? ""}/${saltedFor ?? ""}`).digest("base64");
     const cached = this.cache.get(key);
-    if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached };
+    if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached, fresh: false };
 
     const row = await this.prisma.apiToken.findUnique({ where: { uuid: parsed.uuid } });
     const secret = row ? this.box.open(row.secretSealed, row.uuid) : undefined;
@@ -87,7 +95,7 @@ export class LocalTokens {
     if (!user) return { ok: false, reason: "token's user no longer exists" };
     const value = { token: this.toRecord(row), user, salted };
     this.cache.set(key, value);
-    return { ok: true, value };
+    return { ok: true, value, fresh: true };
   }
 
   async create(c: Caller, input: CreateTokenInput): Promise<CreatedToken> {
@@ -101,6 +109,10 @@ export class LocalTokens {
       clusterScopes: input.clusterScopes,
       expiresAt: input.expiresAt,
     };
+    // A token from another cluster could not revoke what it minted here (revocation cascades
+    // on the home cluster only), so new tokens come from the creator's home cluster.
+    if (p.token && p.token.homeCluster !== this.clusterId)
+      throw forbidden(`tokens are created on the token's home cluster (${p.token.homeCluster}), not on ${this.clusterId}`);
     const tooBroad = p.token && broaderThan(p.token, child);
     if (tooBroad) throw forbidden(`a token cannot create a broader token: ${tooBroad}`);
 

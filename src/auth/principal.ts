@@ -19,6 +19,11 @@ export interface Principal {
    * only make identity and federation look-ups (fields marked `identity`).
    */
   saltedFor?: string;
+  /**
+   * For a user from another cluster: the role groups its home cluster says it can see. Links
+   * here from those groups count for it, as its own links do.
+   */
+  homeGroups?: string[];
 }
 
 /** A request's caller, as passed to every ClusterApi method. */
@@ -32,4 +37,9 @@ export interface Caller {
 
 export function isAdmin(p: Principal): boolean {
   return p.isRoot || p.user.isAdmin;
+}
+
+/** The uuids whose permissions a principal holds: its user's, and its home groups'. */
+export function subjectsOf(p: Principal): string[] {
+  return p.homeGroups?.length ? [p.user.uuid, ...p.homeGroups] : [p.user.uuid];
 }

@@ -72,10 +72,14 @@ const schema = z
         defaultPageSize: z.number().int().positive().default(100),
         maxPageSize: z.number().int().positive().max(10_000).default(1000),
         maxQueryDepth: z.number().int().positive().max(100).default(12),
-        /** Remote token validations a caller cluster may ask for per minute. */
-        remoteValidationsPerMinute: z.number().int().positive().default(6000),
+        /** Field selections one operation may make (aliases and fragments counted). */
+        maxQueryFields: z.number().int().positive().max(100_000).default(2000),
+        /** HTTP requests one GraphQL request may cause to other clusters. */
+        maxRemoteRequests: z.number().int().positive().max(10_000).default(64),
+        /** Validations of one token one caller cluster may ask for per minute (cache misses). */
+        remoteValidationsPerMinute: z.number().int().positive().default(60),
       })
-      .default({ defaultPageSize: 100, maxPageSize: 1000, maxQueryDepth: 12, remoteValidationsPerMinute: 6000 }),
+      .default({ defaultPageSize: 100, maxPageSize: 1000, maxQueryDepth: 12, maxQueryFields: 2000, maxRemoteRequests: 64, remoteValidationsPerMinute: 60 }),
   })
   .superRefine((c, ctx) => {
     if (c.limits.defaultPageSize > c.limits.maxPageSize)

@@ -31,17 +31,32 @@ export interface RemoteTokenOptions {
   negativeCacheSeconds: number;
 }
 
-const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } }`;
+/** One request: who the token belongs to, its scopes and expiry, and the role groups its user can see at home. */
+const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } visibleGroups }`;
+
+type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: string[] | null };
 
 export class RemoteTokens implements RemoteTokenValidator {
-  private readonly cache = new LRUCache<string, Entry>({ max: 50_000, ttl: 1000, ttlAutopurge: false });
+  /** Cache keys by token uuid, so a revocation hint costs one look-up, not a scan. */
+  private readonly keysByUuid = new Map<string, Set<string>>();
+  private readonly cache = new LRUCache<string, Entry & { uuid: string }>({
+    max: 50_000,
+    ttl: 1000,
+    dispose: (entry, key) => {
+      const keys = this.keysByUuid.get(entry.uuid);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByUuid.delete(entry.uuid);
+    },
+  });
   private readonly inflight = new Map<string, Promise<Entry>>();
+  /** Validations under way per token uuid: a hint arriving meanwhile marks them stale. */
+  private readonly fetching = new Map<string, Set<{ stale: boolean }>>();
 
   constructor(private readonly o: RemoteTokenOptions) {}
 
   async validate(token: string, parsed: ParsedToken): Promise<VerifiedToken> {
-    const key = createHash("sha256").update(token).digest("base64");
-    let entry = this.cache.get(key);
+    const key = cacheKey(token);
+    let entry: Entry | undefined = this.cache.get(key);
     if (!entry) {
       let pending = this.inflight.get(key);
       if (!pending) {
@@ -56,35 +71,52 @@ export class RemoteTokens implements RemoteTokenValidator {
 
   /** Drops what is cached about token `uuid` (a revocation hint): the next use validates again. */
   forget(uuid: string): void {
-    for (const [key, e] of this.cache.entries()) if (e.ok && e.value.token.uuid === uuid) this.cache.delete(key);
+    for (const key of [...(this.keysByUuid.get(uuid) ?? [])]) this.cache.delete(key);
+    for (const marker of this.fetching.get(uuid) ?? []) marker.stale = true;
   }
 
   private async fetch(token: string, parsed: ParsedToken): Promise<Entry> {
+    const marker = { stale: false };
+    const markers = this.fetching.get(parsed.uuid) ?? new Set();
+    this.fetching.set(parsed.uuid, markers.add(marker));
+    try {
+      const entry = await this.ask(token, parsed);
+      // A hint that arrived while we asked may concern this very answer: use it once, keep it not.
+      if (!(entry.ok && marker.stale)) this.remember(token, parsed.uuid, entry);
+      return entry;
+    } finally {
+      markers.delete(marker);
+      if (markers.size === 0) this.fetching.delete(parsed.uuid);
+    }
+  }
+
+  private async ask(token: string, parsed: ParsedToken): Promise<Entry> {
     const home = clusterOf(parsed.uuid);
     const target = this.o.registry.find(home);
-    if (!target) return this.remember(token, { ok: false, error: unauthenticated(`token from unknown cluster ${home}`) });
-    let data: { viewer: UserRecord; currentToken: Record<string, unknown> };
+    if (!target) return { ok: false, error: unauthenticated(`token from unknown cluster ${home}`) };
+    let data: Validation;
     try {
       data = await callRemote(this.o.transport, target, saltToken(token, this.o.registry.selfId), "ValidateToken", VALIDATE, {});
     } catch (e) {
       const code = codeOf(e);
-      if (code === "UNAUTHENTICATED" || code === "FORBIDDEN")
-        return this.remember(token, { ok: false, error: unauthenticated(`token refused by its home cluster ${home}`) });
+      if (code === "UNAUTHENTICATED" || code === "FORBIDDEN") return { ok: false, error: unauthenticated(`token refused by its home cluster ${home}`) };
       throw e; // UNAVAILABLE and the like: not cached, the next request tries again
     }
     const record = toToken(data.currentToken);
-    if (record.uuid !== parsed.uuid) return this.remember(token, { ok: false, error: unauthenticated(`cluster ${home} answered for another token`) });
+    if (record.uuid !== parsed.uuid) return { ok: false, error: unauthenticated(`cluster ${home} answered for another token`) };
     const user = await this.upsertRemoteUser(home, data.viewer, target.activateUsers);
-    const value: VerifiedToken = { token: { ...record, homeCluster: home }, user, salted: false };
-    return this.remember(token, { ok: true, value });
+    // A cluster vouches only for its own groups.
+    const homeGroups = (data.visibleGroups ?? []).filter((g) => clusterOf(g) === home);
+    return { ok: true, value: { token: { ...record, homeCluster: home }, user, salted: false, homeGroups } };
   }
 
-  private remember(token: string, entry: Entry): Entry {
-    const key = createHash("sha256").update(token).digest("base64");
+  private remember(token: string, uuid: string, entry: Entry): void {
     let ttl = (entry.ok ? this.o.cacheSeconds : this.o.negativeCacheSeconds) * 1000;
     if (entry.ok && entry.value.token.expiresAt) ttl = Math.min(ttl, entry.value.token.expiresAt.getTime() - Date.now());
-    if (ttl > 0) this.cache.set(key, entry, { ttl });
-    return entry;
+    if (ttl <= 0) return;
+    const key = cacheKey(token);
+    this.cache.set(key, { ...entry, uuid }, { ttl });
+    this.keysByUuid.set(uuid, (this.keysByUuid.get(uuid) ?? new Set()).add(key));
   }
 
   /**
@@ -97,14 +129,18 @@ export class RemoteTokens implements RemoteTokenValidator {
     const existing = await this.o.prisma.user.findUnique({ where: { uuid: remote.uuid } });
     const isActive = authoritative || activateUsers ? remote.isActive : (existing?.isActive ?? false);
     const isAdmin = authoritative ? remote.isAdmin : (existing?.isAdmin ?? false);
-    const fields = { email: remote.email, fullName: remote.fullName, isActive, isAdmin, validatedAt: new Date() };
-    const row = await this.o.prisma.user.upsert({
-      where: { uuid: remote.uuid },
-      create: { uuid: remote.uuid, ...fields },
-      update: fields,
-      select: { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true },
-    });
+    // One statement, so concurrent first requests of a new user cannot collide on its key.
+    const [row] = await this.o.prisma.$queryRaw<UserRecord[]>`
+      INSERT INTO users (uuid, email, full_name, is_active, is_admin, validated_at, created_at, modified_at)
+      VALUES (${remote.uuid}, ${remote.email}, ${remote.fullName}, ${isActive}, ${isAdmin}, now(), now(), now())
+      ON CONFLICT (uuid) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name, is_active = EXCLUDED.is_active,
+        is_admin = EXCLUDED.is_admin, validated_at = EXCLUDED.validated_at, modified_at = EXCLUDED.modified_at
+      RETURNING uuid, email, full_name AS "fullName", is_active AS "isActive", is_admin AS "isAdmin"`;
     if (!existing) log.info("remote user recorded", { userUuid: row.uuid, cluster: home, isActive });
     return row;
   }
+}
+
+function cacheKey(token: string): string {
+  return createHash("sha256").update(token).digest("base64");
 }

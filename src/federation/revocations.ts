@@ -21,8 +21,12 @@ export class RevocationPush {
     private readonly transport: TransportDeps,
   ) {}
 
-  /** Notes that `cluster` validated `tokenUuid` here (once per process per pair). */
+  /**
+   * Notes that `cluster` validated `tokenUuid` here (once per process per pair). Clusters this
+   * one cannot reach are not recorded: the header naming them is only an assertion.
+   */
   async recordUse(tokenUuid: string, cluster: string): Promise<void> {
+    if (!this.registry.find(cluster)) return;
     const key = `${tokenUuid}/${cluster}`;
     if (this.recorded.has(key)) return;
     this.recorded.add(key);

@@ -12,9 +12,18 @@ import { isAdmin, type Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
 import { codeOf, forbidden, notFound } from "../errors";
 import { clusterOf, kindOf } from "../ids";
+import { log } from "../log";
 import type { ClusterRegistry } from "./registry";
 import { remoteCluster } from "./remoteClient";
 import type { TransportDeps } from "./transport";
+
+/** A cluster's part of a list failed: coded errors as they are, anything else masked and logged. */
+function failureOf(cluster: string, e: unknown): ClusterFailure {
+  const code = codeOf(e);
+  if (code && code !== "INTERNAL_SERVER_ERROR") return { cluster, code, message: (e as Error).message };
+  log.error("federated list failed", { cluster, error: e instanceof Error ? e.message : String(e) });
+  return { cluster, code: "INTERNAL_SERVER_ERROR", message: "internal error" };
+}
 
 /** Bounded so one huge request does not become one huge remote call. */
 export const MAX_BATCH = 500;
@@ -30,7 +39,6 @@ type Getter = "usersGet" | "groupsGet" | "collectionsGet";
 export class FederationRouter implements ClusterApi {
   private readonly remotes = new Map<string, ClusterApi>();
   private readonly loaders = new Map<string, DataLoader<string, unknown>>();
-  private homeGroups?: Promise<string[]>;
 
   constructor(private readonly deps: RouterDeps, private readonly caller: Caller) {}
 
@@ -65,7 +73,8 @@ export class FederationRouter implements ClusterApi {
         async (uuids) => {
           const get = this.backend(cluster)[getter] as unknown as (c: Caller, u: string[]) => Promise<T[]>;
           const found = await get(this.caller, [...uuids]);
-          const byUuid = new Map(found.map((r) => [r.uuid, r]));
+          // A cluster answers for its own objects only (a peer cannot shadow another's records).
+          const byUuid = new Map(found.filter((r) => clusterOf(r.uuid) === cluster).map((r) => [r.uuid, r]));
           return uuids.map((u) => byUuid.get(u) ?? null);
         },
         { maxBatchSize: MAX_BATCH },
@@ -99,7 +108,7 @@ export class FederationRouter implements ClusterApi {
     let cutoff: string | undefined; // no cluster's unseen items may come before what we return
     settled.forEach((s, i) => {
       if (s.status === "rejected") {
-        failedClusters.push({ cluster: targets[i], code: codeOf(s.reason) ?? "UNAVAILABLE", message: (s.reason as Error).message });
+        failedClusters.push(failureOf(targets[i], s.reason));
         return;
       }
       for (const n of s.value.nodes) if (!byUuid.has(n.uuid)) byUuid.set(n.uuid, n);
@@ -128,7 +137,7 @@ export class FederationRouter implements ClusterApi {
   /**
    * Can the caller see these users/groups? Batched per cluster and cached for the request:
    * here, directly or (for a caller from another cluster) through the groups its home cluster
-   * says it can see; elsewhere, by asking that cluster.
+   * said it can see when it validated the token; elsewhere, by asking that cluster.
    */
   private visibilityLoader(cluster: string): DataLoader<string, boolean> {
     const key = `visible:${cluster}`;
@@ -148,11 +157,9 @@ export class FederationRouter implements ClusterApi {
 
   private async visibleHere(uuids: string[]): Promise<string[]> {
     const direct = await this.deps.local.subjectsVisible(this.caller, uuids);
-    const home = this.caller.principal.token?.homeCluster;
-    if (direct.length === uuids.length || !home || home === this.selfId) return direct;
-    this.homeGroups ??= this.backend(home, "lookup").visibleGroups(this.caller);
-    const groups = await this.homeGroups;
-    return groups.length ? this.deps.local.subjectsVisibleVia(this.caller, uuids, groups) : direct;
+    const groups = this.caller.principal.homeGroups ?? [];
+    if (direct.length === uuids.length || groups.length === 0) return direct;
+    return this.deps.local.subjectsVisibleVia(this.caller, uuids, groups);
   }
 
   subjectsVisible: ClusterApi["subjectsVisible"] = async (_c, uuids) => {

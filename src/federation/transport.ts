@@ -14,7 +14,9 @@ export const FORWARDED_HEADER = "x-fedgate-forwarded-for";
 export interface TransportDeps {
   selfId: string;
   remoteRequests: Counter<"cluster" | "operation">;
+  /** The GraphQL request this call is made for, and how many remote calls it may make in all. */
   stats?: RequestStats;
+  maxRequests?: number;
 }
 
 interface GraphQLResponse {
@@ -30,8 +32,13 @@ export async function callRemote<T>(
   query: string,
   variables: Record<string, unknown>,
 ): Promise<T> {
+  if (deps.stats) {
+    const made = Object.values(deps.stats.remoteRequests).reduce((a, b) => a + b, 0);
+    if (deps.maxRequests !== undefined && made >= deps.maxRequests)
+      throw unavailable(`this request would make more than ${deps.maxRequests} requests to other clusters; ask for less at once`, target.id);
+    deps.stats.remoteRequests[target.id] = (deps.stats.remoteRequests[target.id] ?? 0) + 1;
+  }
   deps.remoteRequests.inc({ cluster: target.id, operation });
-  if (deps.stats) deps.stats.remoteRequests[target.id] = (deps.stats.remoteRequests[target.id] ?? 0) + 1;
   const headers: Record<string, string> = { "content-type": "application/json", [FORWARDED_HEADER]: deps.selfId };
   if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
@@ -41,6 +48,7 @@ export async function callRemote<T>(
       headers,
       body: JSON.stringify({ query, variables, operationName: operation }),
       signal: AbortSignal.timeout(target.timeoutMs),
+      redirect: "error", // a cluster answers itself; never follow it elsewhere with a token
     });
   } catch (e) {
     const timedOut = (e as Error).name === "TimeoutError";
@@ -55,8 +63,9 @@ export async function callRemote<T>(
   } catch {
     throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without a GraphQL response`, target.id);
   }
+  // The federation's queries are all or nothing: any error fails the call.
   const first = body.errors?.[0];
-  if (first && (!body.data || Object.values(body.data).some((v) => v === null))) throw remoteError(target.id, first);
+  if (first) throw remoteError(target.id, first);
   if (!body.data) throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without data`, target.id);
   return body.data as T;
 }

@@ -45,8 +45,12 @@ export function pageArgs(args: { first?: number | null; after?: string | null },
   return { first, after: decodeCursor(args.after) };
 }
 
+/** More clusters than a federation plausibly has would only multiply remote calls. */
+export const MAX_CLUSTERS = 32;
+
 export function clustersArg(value: string[] | null | undefined): string[] | undefined {
   if (value == null) return undefined;
+  if (value.length > MAX_CLUSTERS) throw badInput(`clusters: at most ${MAX_CLUSTERS}`);
   for (const id of value) if (!CLUSTER_ID_RE.test(id)) throw badInput(`clusters: "${id.slice(0, 32)}" is not a cluster id`);
   return [...new Set(value)];
 }

@@ -4,8 +4,15 @@ import { badInput } from "../errors";
 
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
+/** A real calendar date: "2030-02-31" must not roll over into March. */
+function realDate(value: string): boolean {
+  const [y, m, d] = value.slice(0, 10).split("-").map(Number);
+  const probe = new Date(Date.UTC(y, m - 1, d));
+  return probe.getUTCFullYear() === y && probe.getUTCMonth() === m - 1 && probe.getUTCDate() === d;
+}
+
 function parseDate(value: unknown): Date {
-  if (typeof value !== "string" || !ISO_DATETIME.test(value) || Number.isNaN(Date.parse(value)))
+  if (typeof value !== "string" || !ISO_DATETIME.test(value) || Number.isNaN(Date.parse(value)) || !realDate(value))
     throw badInput(`DateTime must be an ISO 8601 string with a time zone, e.g. "2030-01-31T12:00:00Z"`);
   return new Date(value);
 }

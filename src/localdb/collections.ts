@@ -5,9 +5,10 @@ import type { CollectionRecord, CreateCollectionInput, ListOptions, Page, Update
 import { forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
 import { collectionReadable, levelOn } from "../permissions/access";
+import { lockPermissionGraph } from "../permissions/closure";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
-import { requireWritableOwner } from "./owners";
+import { requireMove, requireWritableOwner } from "./owners";
 import { COLLECTION_COLUMNS, afterClause, containsPattern, pageTail, toPage } from "./sql";
 
 export async function collectionsGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<CollectionRecord[]> {
@@ -60,7 +61,7 @@ async function writableCollection(tx: Prisma.TransactionClient, c: Caller, uuid:
 export async function collectionUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateCollectionInput): Promise<CollectionRecord> {
   return ctx.prisma.$transaction(async (tx) => {
     const current = await writableCollection(tx, c, uuid);
-    if (input.ownerUuid && input.ownerUuid !== current.ownerUuid) await requireWritableOwner(tx, c.principal, input.ownerUuid);
+    if (input.ownerUuid && input.ownerUuid !== current.ownerUuid) await requireMove(tx, c.principal, current.ownerUuid, input.ownerUuid);
     const data: Prisma.CollectionUpdateInput = {};
     if (input.name != null) data.name = input.name;
     if (input.ownerUuid != null) data.ownerUuid = input.ownerUuid;
@@ -75,6 +76,7 @@ export async function collectionUpdate(ctx: LocalContext, c: Caller, uuid: strin
 
 export async function collectionDelete(ctx: LocalContext, c: Caller, uuid: string): Promise<CollectionRecord> {
   return ctx.prisma.$transaction(async (tx) => {
+    await lockPermissionGraph(tx); // a grant on it must not land after its links are gone
     const current = await writableCollection(tx, c, uuid);
     await tx.collection.delete({ where: { uuid } });
     await tx.link.deleteMany({ where: { headUuid: uuid } });

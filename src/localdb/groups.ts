@@ -8,7 +8,7 @@ import { collectionReadable, groupReadable, levelOn } from "../permissions/acces
 import { lockPermissionGraph, refreshClosure } from "../permissions/closure";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
-import { requireWritableOwner } from "./owners";
+import { requireMove, requireWritableOwner } from "./owners";
 import { mergeContents } from "./sharing";
 import { COLLECTION_COLUMNS, GROUP_COLUMNS, afterClause, containsPattern, pageTail, toPage } from "./sql";
 
@@ -83,7 +83,7 @@ export async function groupUpdate(ctx: LocalContext, c: Caller, uuid: string, in
     const current = await groupWithLevel(tx, c, uuid, 2);
     const moving = input.ownerUuid != null && input.ownerUuid !== current.ownerUuid;
     if (moving) {
-      await requireWritableOwner(tx, c.principal, input.ownerUuid!);
+      await requireMove(tx, c.principal, current.ownerUuid, input.ownerUuid!);
       const [cycle] = await tx.$queryRaw<{ found: boolean }[]>`
         WITH RECURSIVE below(uuid) AS (SELECT ${uuid}::text UNION SELECT g.uuid FROM groups g JOIN below ON g.owner_uuid = below.uuid)
         SELECT EXISTS (SELECT 1 FROM below WHERE uuid = ${input.ownerUuid}) AS found`;
@@ -108,6 +108,8 @@ export async function groupDelete(ctx: LocalContext, c: Caller, uuid: string): P
   return ctx.prisma.$transaction(async (tx) => {
     await lockPermissionGraph(tx);
     const current = await groupWithLevel(tx, c, uuid, 3);
+    // FOR UPDATE waits for anyone putting an object in it (they hold it FOR SHARE), so the count below sees them.
+    await tx.$queryRaw`SELECT uuid FROM groups WHERE uuid = ${uuid} FOR UPDATE`;
     const owned = (await tx.group.count({ where: { ownerUuid: uuid } })) + (await tx.collection.count({ where: { ownerUuid: uuid } }));
     if (owned > 0) throw conflict(`group "${uuid}" is not empty (${owned} items): move or delete them first`);
     await tx.link.deleteMany({ where: { OR: [{ headUuid: uuid }, { tailUuid: uuid }] } });

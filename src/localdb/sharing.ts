@@ -3,7 +3,7 @@
  * the caller can see, and what other users shared with it.
  */
 import { Prisma } from "@prisma/client";
-import type { Caller } from "../auth/principal";
+import { subjectsOf, type Caller } from "../auth/principal";
 import type { CollectionRecord, ContentRecord, GroupRecord, ListOptions, Page, SubjectRecord } from "../api/types";
 import { groupReadable, userVisible } from "../permissions/access";
 import type { LocalContext } from "./context";
@@ -53,8 +53,9 @@ export async function subjectList(ctx: LocalContext, c: Caller, o: ListOptions):
 /** Projects and collections that reach the caller through a permission link (to it or to a role it is in), not its own. */
 export async function sharedWithMe(ctx: LocalContext, c: Caller, o: ListOptions): Promise<Page<ContentRecord>> {
   const me = c.principal.user.uuid;
-  const shared = Prisma.sql`SELECT l.head_uuid FROM links l WHERE l.link_class = 'permission' AND (l.tail_uuid = ${me}
-      OR l.tail_uuid IN (SELECT pc.target_uuid FROM permission_closure pc JOIN groups r ON r.uuid = pc.target_uuid AND r.group_class = 'role' WHERE pc.user_uuid = ${me}))`;
+  const subjects = subjectsOf(c.principal);
+  const shared = Prisma.sql`SELECT l.head_uuid FROM links l WHERE l.link_class = 'permission' AND (l.tail_uuid = ANY(${subjects}::text[])
+      OR l.tail_uuid IN (SELECT pc.target_uuid FROM permission_closure pc JOIN groups r ON r.uuid = pc.target_uuid AND r.group_class = 'role' WHERE pc.user_uuid = ANY(${subjects}::text[])))`;
   const [groups, collections] = await Promise.all([
     ctx.prisma.$queryRaw<GroupRecord[]>`
       SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.group_class = 'project' AND g.owner_uuid <> ${me} AND g.uuid IN (${shared})

@@ -4,38 +4,39 @@
  *  - a collection: the highest of the user's level on it and on its owner; an owner manages it;
  *  - a group: the user's level on it (ownership and membership are in the closure);
  *  - a user: visible to itself, to users with a level on it, and to fellow members of a role group.
- * Admins are handled by the callers (they bypass every rule).
+ * A user from another cluster also holds what its home groups hold here (`subjectsOf`).
+ * Admins bypass every rule.
  */
 import { Prisma } from "@prisma/client";
 import type { Principal } from "../auth/principal";
-import { isAdmin } from "../auth/principal";
+import { isAdmin, subjectsOf } from "../auth/principal";
 
 const TRUE = Prisma.sql`TRUE`;
 
 export function collectionReadable(p: Principal, alias = "c"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const c = Prisma.raw(alias);
-  const me = p.user.uuid;
-  return Prisma.sql`(${c}.owner_uuid = ${me} OR EXISTS (
-    SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${me} AND pc.target_uuid IN (${c}.uuid, ${c}.owner_uuid)))`;
+  return Prisma.sql`(${c}.owner_uuid = ${p.user.uuid} OR EXISTS (
+    SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjectsOf(p)}::text[]) AND pc.target_uuid IN (${c}.uuid, ${c}.owner_uuid)))`;
 }
 
 export function groupReadable(p: Principal, alias = "g"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const g = Prisma.raw(alias);
-  return Prisma.sql`EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${p.user.uuid} AND pc.target_uuid = ${g}.uuid)`;
+  return Prisma.sql`EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjectsOf(p)}::text[]) AND pc.target_uuid = ${g}.uuid)`;
 }
 
 export function userVisible(p: Principal, alias = "u"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const u = Prisma.raw(alias);
   const me = p.user.uuid;
+  const subjects = subjectsOf(p);
   return Prisma.sql`(${u}.uuid = ${me}
-    OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ${me} AND pc.target_uuid = ${u}.uuid)
+    OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjects}::text[]) AND pc.target_uuid = ${u}.uuid)
     OR EXISTS (SELECT 1 FROM permission_closure mine
                JOIN groups r ON r.uuid = mine.target_uuid AND r.group_class = 'role'
                JOIN permission_closure theirs ON theirs.target_uuid = mine.target_uuid AND theirs.user_uuid = ${u}.uuid
-               WHERE mine.user_uuid = ${me}))`;
+               WHERE mine.user_uuid = ANY(${subjects}::text[])))`;
 }
 
 /**
@@ -53,6 +54,6 @@ export async function levelOn(
   if (uuid === me || ownerUuid === me) return 3;
   const targets = ownerUuid ? [uuid, ownerUuid] : [uuid];
   const rows = await sql.$queryRaw<{ level: number | null }[]>`
-    SELECT max(level)::int AS level FROM permission_closure WHERE user_uuid = ${me} AND target_uuid = ANY(${targets}::text[])`;
+    SELECT max(level)::int AS level FROM permission_closure WHERE user_uuid = ANY(${subjectsOf(p)}::text[]) AND target_uuid = ANY(${targets}::text[])`;
   return rows[0]?.level ?? 0;
 }

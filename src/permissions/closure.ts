@@ -1,7 +1,9 @@
 /**
  * Maintains `permission_closure`: for each user, the highest level it holds on every group,
  * user or object it reaches through permission links (tail → head, the lowest level along a
- * path) and group ownership (an owner manages what it owns). Reads never compute the graph;
+ * path) and group ownership (an owner manages what it owns). Links are followed from the
+ * subject itself and from groups, never from another user reached on the way: a permission on
+ * a user reaches what that user owns, not the groups that user belongs to. Reads never compute the graph;
  * every change that can alter it calls `refreshClosure` in the same transaction.
  *
  * Which users must be recomputed: a change at node N (a link from N, a group owned by N, N
@@ -21,12 +23,21 @@ export async function lockPermissionGraph(tx: Sql): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(${GRAPH_LOCK})`;
 }
 
-async function usersReaching(tx: Sql, nodes: string[]): Promise<string[]> {
+/**
+ * The closure's subjects affected by a change at `nodes`: those that reach them, and the nodes
+ * themselves when they are subjects: users, and groups of other clusters (a user from another
+ * cluster holds what its home groups hold here, so those groups get closure rows of their own).
+ */
+async function subjectsReaching(tx: Sql, nodes: string[]): Promise<string[]> {
   const rows = await tx.$queryRaw<{ user_uuid: string }[]>`
     SELECT DISTINCT user_uuid FROM permission_closure WHERE target_uuid = ANY(${nodes}::text[])`;
-  const users = new Set(rows.map((r) => r.user_uuid));
-  for (const n of nodes) if (kindOf(n) === "user") users.add(n);
-  return [...users];
+  const subjects = new Set(rows.map((r) => r.user_uuid));
+  const groups = nodes.filter((n) => kindOf(n) === "group");
+  const local = new Set(
+    groups.length ? (await tx.$queryRaw<{ uuid: string }[]>`SELECT uuid FROM groups WHERE uuid = ANY(${groups}::text[])`).map((r) => r.uuid) : [],
+  );
+  for (const n of nodes) if (kindOf(n) === "user" || (kindOf(n) === "group" && !local.has(n))) subjects.add(n);
+  return [...subjects];
 }
 
 /** Recomputes the closure rows of `users` from links and group ownership. */
@@ -43,6 +54,7 @@ export async function recomputeUsers(tx: Sql, users: string[]): Promise<void> {
         SELECT l.head_uuid AS dst,
                CASE l.name WHEN 'can_manage' THEN 3 WHEN 'can_write' THEN 2 ELSE 1 END AS level
           FROM links l WHERE l.link_class = 'permission' AND l.tail_uuid = r.node
+           AND (r.node = r.user_uuid OR substr(r.node, 7, 5) <> 'tpzed')
         UNION ALL
         SELECT g.uuid, 3 FROM groups g WHERE g.owner_uuid = r.node
       ) e
@@ -55,5 +67,5 @@ export async function recomputeUsers(tx: Sql, users: string[]): Promise<void> {
  * a moved or deleted group), inside the transaction that made the change, after `lockPermissionGraph`.
  */
 export async function refreshClosure(tx: Sql, nodes: string[]): Promise<void> {
-  await recomputeUsers(tx, await usersReaching(tx, nodes));
+  await recomputeUsers(tx, await subjectsReaching(tx, nodes));
 }

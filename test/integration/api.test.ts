@@ -153,6 +153,30 @@ describe("collections", () => {
   });
 });
 
+describe("bad input", () => {
+  it("refuses text the database cannot store, before anything runs", async () => {
+    const viaVariable = await gql(z.url, CREATE, { i: { name: "lone\ud800surrogate" } }, alice.token);
+    expect(viaVariable.status).toBe(400);
+    expect(codes(viaVariable)).toEqual(["BAD_USER_INPUT"]);
+    const viaLiteral = await gql(z.url, `mutation { createCollection(input: { name: "x", properties: { a: "\\u0000" } }) { uuid } }`, {}, alice.token);
+    expect(codes(viaLiteral)).toEqual(["BAD_USER_INPUT"]);
+    const list = await ok(gql(z.url, `{ collections(search: "lone") { nodes { uuid } } }`, {}, alice.token));
+    expect(list.collections.nodes).toEqual([]);
+  });
+
+  it("refuses impossible dates, too many scopes and too many fields", async () => {
+    const date = await gql(z.url, `mutation { createToken(input: { expiresAt: "2030-02-31T00:00:00Z" }) { uuid } }`, {}, alice.token);
+    expect(codes(date)).toEqual(["BAD_USER_INPUT"]);
+    const scopes = Array.from({ length: 101 }, (_, i) => ({ method: "GET", path: `/arvados/v1/collections/x${i}` }));
+    const many = await gql(z.url, `mutation($s: [ScopeInput!]) { createToken(input: { scopes: $s }) { uuid } }`, { s: scopes }, alice.token);
+    expect(codes(many)).toEqual(["BAD_USER_INPUT"]);
+    const aliases = Array.from({ length: 2001 }, (_, i) => `a${i}: clusterId`).join(" ");
+    const wide = await gql(z.url, `{ ${aliases} }`, {}, alice.token);
+    expect(wide.status).toBe(400);
+    expect(codes(wide)).toEqual(["BAD_USER_INPUT"]);
+  });
+});
+
 describe("projects", () => {
   it("lists a project's subprojects and collections", async () => {
     const { createGroup: p } = await ok(gql(z.url, `mutation { createGroup(input: { name: "proj", groupClass: "project" }) { uuid } }`, {}, alice.token));

@@ -97,6 +97,20 @@ describe("tokens across clusters", () => {
     expect(await remoteRequests(b, "aaaaa", "ValidateToken")).toBe(before + 1);
   });
 
+  it("lets a scoped token work on other clusters, within its scopes there", async () => {
+    const t = await newToken(a, alice.token, { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] });
+    const r = await gql(b.url, `{ collections { nodes { uuid } } viewer { uuid } }`, {}, t.token);
+    expect(r.data!.collections.nodes).toEqual(expect.any(Array));
+    expect(codes(r)).toEqual(["FORBIDDEN"]);
+    expect(r.errors![0].path).toEqual(["viewer"]);
+  });
+
+  it("creates tokens only on the token's home cluster (a remote cluster could not revoke them)", async () => {
+    const r = await gql(b.url, `mutation { createToken(input: {}) { token } }`, {}, alice.token);
+    expect(codes(r)).toEqual(["FORBIDDEN"]);
+    expect(r.errors![0].message).toContain("home cluster");
+  });
+
   it("applies cluster scopes: unlisted clusters refuse, listed ones apply their entry, home its own", async () => {
     const t = await newToken(a, alice.token, {
       clusterScopes: [{ cluster: "bbbbb", scopes: [{ method: "GET", path: "/arvados/v1/users/current" }] }],
@@ -150,6 +164,36 @@ describe("remote users", () => {
     }
     const onB = await b.db.prisma.user.findUnique({ where: { uuid: alice.uuid } });
     expect(onB).toMatchObject({ isActive: true });
+  });
+});
+
+describe("limits", () => {
+  let g: TestCluster;
+  let gail: { uuid: string; token: string; tokenUuid: string };
+  beforeAll(async () => {
+    g = await startTestCluster("ggggg", {
+      remoteClusters: { aaaaa: { url: a.url, activateUsers: true }, bbbbb: { url: b.url }, ccccc: { url: c.url } },
+      tokens: { localCacheSeconds: 0 },
+      limits: { remoteValidationsPerMinute: 2, maxRemoteRequests: 1 },
+    });
+    gail = await createUserWithToken(g, "gail@example.org");
+  });
+  afterAll(() => g?.stop());
+
+  it("limits salted look-ups per token and asserted cluster, so one holder cannot block others", async () => {
+    const forB = saltToken(gail.token, "bbbbb");
+    const asB = { "x-fedgate-forwarded-for": "bbbbb" };
+    for (let i = 0; i < 2; i++) expect((await ok(gql(g.url, VIEWER, {}, forB, asB))).viewer.uuid).toBe(gail.uuid);
+    const third = await gql(g.url, VIEWER, {}, forB, asB);
+    expect(codes(third)).toEqual(["UNAVAILABLE"]);
+    const other = await createUserWithToken(g, "other@example.org");
+    expect((await ok(gql(g.url, VIEWER, {}, saltToken(other.token, "bbbbb"), asB))).viewer.uuid).toBe(other.uuid);
+  });
+
+  it("bounds the remote requests one request may cause", async () => {
+    const r = await gql(g.url, `{ collections(clusters: ["bbbbb", "ccccc"]) { nodes { uuid } failedClusters { cluster code message } } }`, {}, alice.token);
+    expect(r.data!.collections.failedClusters).toHaveLength(1);
+    expect(r.data!.collections.failedClusters[0]).toMatchObject({ code: "UNAVAILABLE", message: expect.stringContaining("more than 1 requests") });
   });
 });
 

@@ -59,6 +59,14 @@ describe("health, metrics and unknown paths", () => {
     expect(text).toMatch(/^# TYPE fedgate_remote_requests_total counter$/m);
   });
 
+  it("labels requests by forwarding cluster only for clusters it knows, so junk headers add no series", async () => {
+    for (const junk of ["qqqqq", "rrrrr", "not a cluster"])
+      await fetch(`${z.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", "x-fedgate-forwarded-for": junk }, body: JSON.stringify({ query: "{ clusterId }" }) });
+    const text = await (await fetch(`${z.url}/metrics`)).text();
+    expect(text).toMatch(/fedgate_graphql_requests_total\{forwarded_for="unknown"[^}]*\} 3/);
+    expect(text).not.toContain("qqqqq");
+  });
+
   it("answers an unknown path with 404 and a JSON error carrying a code", async () => {
     const res = await fetch(`${z.url}/no/such/path`);
     expect(res.status).toBe(404);

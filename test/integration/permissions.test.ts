@@ -99,6 +99,42 @@ describe("grants on one cluster", () => {
     expect((await ok(readCollection(bob, deep))).collection.name).toBe("deep");
   });
 
+  it("does not let a collaborator with can_write take an object over by moving it", async () => {
+    const p = await project(alice, "not-yours");
+    const c = await collection(alice, "keep-mine");
+    await grant(alice, p, bob.uuid, "can_write");
+    await grant(alice, c, bob.uuid, "can_write");
+    const steal = await as(bob, `mutation($u: ID!, $o: ID!) { updateCollection(uuid: $u, input: { ownerUuid: $o }) { ownerUuid } }`, { u: c, o: bob.uuid });
+    expect(codes(steal)).toEqual(["FORBIDDEN"]);
+    const stealProject = await as(bob, `mutation($u: ID!, $o: ID!) { updateGroup(uuid: $u, input: { ownerUuid: $o }) { ownerUuid } }`, { u: p, o: bob.uuid });
+    expect(codes(stealProject)).toEqual(["FORBIDDEN"]);
+    expect((await ok(readCollection(alice, c))).collection.name).toBe("keep-mine");
+    // Within what bob may write, moving is fine: into the shared project and back out of it.
+    const inside = await collection(bob, "bobs-file");
+    const moved = await okAs(bob, `mutation($u: ID!, $o: ID!) { updateCollection(uuid: $u, input: { ownerUuid: $o }) { ownerUuid } }`, { u: inside, o: p });
+    expect(moved.updateCollection.ownerUuid).toBe(p);
+  });
+
+  it("gives a permission on a user what that user owns, not the groups that user belongs to", async () => {
+    const secretRole = (await okAs(bob, `mutation { createGroup(input: { name: "bobs-club", groupClass: "role" }) { uuid } }`)).createGroup.uuid;
+    const clubProject = await project(bob, "club-project");
+    await grant(bob, clubProject, secretRole, "can_read");
+    const home = await collection(bob, "bobs-home-file");
+    await grant(bob, bob.uuid, alice.uuid, "can_read"); // alice may read bob
+    expect((await ok(readCollection(alice, home))).collection.name).toBe("bobs-home-file");
+    // bob owns the role and the project; alice reads them as things bob owns...
+    const viaRole = await collection(bob, "club-file", clubProject);
+    expect((await ok(readCollection(alice, viaRole))).collection.name).toBe("club-file");
+    // ...but a group that merely has bob as a member stays closed to her.
+    const other = (await z.root(`mutation { createGroup(input: { name: "other", groupClass: "role" }) { uuid } }`)).createGroup.uuid;
+    await grant("root", other, bob.uuid, "can_read");
+    const otherProject = (await z.root(`mutation { createGroup(input: { name: "other-project", groupClass: "project" }) { uuid } }`)).createGroup.uuid;
+    await grant("root", otherProject, other, "can_read");
+    const hidden = (await z.root(`mutation($o: ID) { createCollection(input: { name: "members-only", ownerUuid: $o }) { uuid } }`, { o: otherProject })).createCollection.uuid;
+    expect((await ok(readCollection(bob, hidden))).collection.name).toBe("members-only");
+    expect(codes(await readCollection(alice, hidden))).toEqual(["NOT_FOUND"]);
+  });
+
   it("refuses to move a project under itself, and to delete a project that is not empty", async () => {
     const top = await project(alice, "cyclic");
     const sub = await project(alice, "child", top);
@@ -131,7 +167,7 @@ describe("sharing dialog and workbench on one cluster", () => {
     const uuids = all.shareableSubjects.nodes.map((n: { uuid: string }) => n.uuid);
     expect(uuids).toEqual(expect.arrayContaining([alice.uuid, bob.uuid, team]));
     expect(uuids).not.toContain(carol.uuid);
-    const bo = await okAs(alice, `{ shareableSubjects(search: "bo") { nodes { uuid kind } } }`);
+    const bo = await okAs(alice, `{ shareableSubjects(search: "bob@") { nodes { uuid kind } } }`);
     expect(bo.shareableSubjects.nodes).toEqual([{ uuid: bob.uuid, kind: "user" }]);
     const seen = await okAs(alice, `query($u: [ID!]!) { visibleSubjects(uuids: $u) }`, { u: [bob.uuid, carol.uuid, team] });
     expect(seen.visibleSubjects.sort()).toEqual([bob.uuid, team].sort());

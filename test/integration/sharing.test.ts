@@ -62,6 +62,15 @@ describe("the five grant cases", () => {
     expect(await linksOn(b, alice, p)).toHaveLength(1);
   });
 
+  it("3 with a group: members of a group on A get access to an object on B through it", async () => {
+    const p = await newProject(b, alice, "b-object-a-group");
+    const r = await ok(grant(a, alice, p, teamA));
+    expect(r.grantPermission.cluster).toBe("bbbbb");
+    expect((await ok(gql(b.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, amy.token))).project.name).toBe("b-object-a-group");
+    expect((await ok(gql(a.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, amy.token))).project.name).toBe("b-object-a-group");
+    expect(codes(await gql(b.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, carol.token))).toEqual(["NOT_FOUND"]);
+  });
+
   it("4: user on A grants a user on B access to an object on B: B asks A for the grantor's groups", async () => {
     const p = await newProject(b, alice, "b-object-b-grantee");
     // bella is visible to alice on bbbbb through team-b; dora only through nothing.

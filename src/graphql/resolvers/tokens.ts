@@ -4,7 +4,7 @@ import { clusterScopesToJson } from "../../auth/authority";
 import { normaliseScope, ScopeFormatError, type ScopeSet } from "../../auth/scopes";
 import { badInput } from "../../errors";
 import { CLUSTER_ID_RE } from "../../ids";
-import { pageArgs, uuidArg } from "../args";
+import { MAX_CLUSTERS, pageArgs, uuidArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { connection } from "./shared";
 
@@ -18,8 +18,12 @@ type CreateTokenArgs = {
   };
 };
 
+/** Scope checks are linear in a token's scopes, on every field: keep them few. */
+const MAX_SCOPES = 100;
+
 function scopesArg(list: ScopeInput[] | null | undefined, name: string): ScopeSet {
   if (list == null) return null;
+  if (list.length > MAX_SCOPES) throw badInput(`${name}: at most ${MAX_SCOPES} scopes`);
   try {
     return list.map((s) => normaliseScope(s.method, s.path));
   } catch (e) {
@@ -30,6 +34,7 @@ function scopesArg(list: ScopeInput[] | null | undefined, name: string): ScopeSe
 
 function clusterScopesArg(list: CreateTokenArgs["input"]["clusterScopes"]): ClusterScopes | null {
   if (list == null) return null;
+  if (list.length > MAX_CLUSTERS) throw badInput(`input.clusterScopes: at most ${MAX_CLUSTERS} clusters`);
   const out: ClusterScopes = {};
   for (const [i, entry] of list.entries()) {
     if (!CLUSTER_ID_RE.test(entry.cluster)) throw badInput(`input.clusterScopes[${i}].cluster: "${entry.cluster.slice(0, 32)}" is not a cluster id`);

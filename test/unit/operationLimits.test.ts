@@ -1,16 +1,16 @@
 import { buildSchema, parse, specifiedRules, validate, getIntrospectionQuery, type DocumentNode, type FragmentDefinitionNode } from "graphql";
-import { depthLimitRule } from "../../src/graphql/depthLimit";
+import { operationLimitsRule } from "../../src/graphql/operationLimits";
 
 const schema = buildSchema(`
   type Node { id: ID!, name: String, child: Node, children: [Node!]! }
   type Query { root: Node, hello: String }
 `);
 
-function errors(query: string | DocumentNode, max: number, rules = [depthLimitRule(max)]) {
+function errors(query: string | DocumentNode, max: number, rules = [operationLimitsRule({ maxDepth: max, maxFields: Infinity })]) {
   return validate(schema, typeof query === "string" ? parse(query) : query, rules);
 }
 
-describe("depthLimitRule", () => {
+describe("operation limits: depth", () => {
   it("accepts an operation exactly at the limit", () => {
     expect(errors("{ root { child { name } } }", 3)).toEqual([]);
     expect(errors("{ hello }", 1)).toEqual([]);
@@ -53,7 +53,7 @@ describe("depthLimitRule", () => {
       fragment B on Node { child { ...A } }`;
     expect(errors(query, 10)).toEqual([]);
     expect(errors(query, 2)).toHaveLength(1);
-    expect(errors(query, 10, [...specifiedRules, depthLimitRule(10)]).map((e) => e.message).join()).toMatch(/Cannot spread fragment "A" within itself/);
+    expect(errors(query, 10, [...specifiedRules, operationLimitsRule({ maxDepth: 10, maxFields: Infinity })]).map((e) => e.message).join()).toMatch(/Cannot spread fragment "A" within itself/);
   });
 
   it("measures each fragment once, however often it is spread", () => {
@@ -78,5 +78,22 @@ describe("depthLimitRule", () => {
   it("leaves introspection's nesting to graphql's own introspection rule", () => {
     expect(errors(getIntrospectionQuery(), 3)).toEqual([]);
     expect(errors("{ __typename root { __typename } }", 1)).toEqual([]);
+  });
+});
+
+describe("operation limits: field count", () => {
+  const count = (query: string, maxFields: number) =>
+    validate(schema, parse(query), [operationLimitsRule({ maxDepth: 100, maxFields })]).map((e) => e.message);
+
+  it("counts aliases, so many copies of one field are refused", () => {
+    const aliases = Array.from({ length: 11 }, (_, i) => `a${i}: hello`).join(" ");
+    expect(count(`{ ${aliases} }`, 10)).toEqual([expect.stringMatching(/selects 11 fields; the limit is 10/)]);
+    expect(count(`{ ${aliases} }`, 11)).toEqual([]);
+  });
+
+  it("counts a fragment each time it is spread, without exponential work", () => {
+    const defs = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
+    const query = `{ ...F0 }\n${defs}\nfragment F40 on Query { hello }`;
+    expect(count(query, 1000)).toEqual([expect.stringMatching(/selects over a billion fields/)]);
   });
 });
