@@ -21,7 +21,7 @@ afterAll(async () => {
 
 async function dumpAllTables(cl: TestCluster): Promise<string> {
   const tables = await cl.db.prisma.$queryRawUnsafe<{ table_name: string }[]>(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+    `SELECT table_name::text AS table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
   );
   expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(["api_tokens", "users", "logs", "links", "permission_closure"]));
   const parts: string[] = [];
