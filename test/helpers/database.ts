@@ -17,10 +17,10 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-export async function createTestDatabase(): Promise<TestDatabaseUrl> {
-  const server = process.env.DATABASE_URL;
+/** `server`: a PostgreSQL URL (default DATABASE_URL); none means embedded PGlite. */
+export async function createTestDatabase(server = process.env.DATABASE_URL, prefix = "fedgate_test"): Promise<TestDatabaseUrl> {
   if (!server) return { dispose: async () => {} };
-  const name = `fedgate_test_${randomBytes(6).toString("hex")}`;
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   const admin = new Client({ connectionString: server });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
