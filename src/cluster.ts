@@ -22,6 +22,8 @@ import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { createHttpServer } from "./server";
 
+const ANALYZE_EVERY_MS = 10 * 60_000;
+
 export interface RunningCluster {
   config: ClusterConfig;
   db: Database;
@@ -37,6 +39,7 @@ export async function prepareDatabase(config: ClusterConfig): Promise<Database> 
   try {
     const applied = await migrate(db);
     if (applied.length) log.info("migrations applied", { migrations: applied });
+    await db.prisma.$executeRawUnsafe("ANALYZE"); // the planner needs statistics from the start
     const root = systemUser(config.clusterId);
     await db.prisma.user.upsert({ where: { uuid: root.uuid }, create: root, update: {} });
     return db;
@@ -91,6 +94,10 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [] };
   }
 
+  // PGlite runs without autovacuum: refresh the planner's statistics now and then ourselves.
+  const analyzer = db.kind === "pglite" ? setInterval(() => void db.prisma.$executeRawUnsafe("ANALYZE").catch(() => undefined), ANALYZE_EVERY_MS) : undefined;
+  analyzer?.unref();
+
   const http = await createHttpServer({ schema, metrics, operationLimits: { maxDepth: config.limits.maxQueryDepth, maxFields: config.limits.maxQueryFields },
     isKnownCluster: (id) => registry.tableIds().includes(id),
     context, });
@@ -109,6 +116,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     url: `http://${urlHost}:${address.port}`,
     port: address.port,
     async close() {
+      clearInterval(analyzer);
       await http.close();
       await db.close();
     },

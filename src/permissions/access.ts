@@ -29,14 +29,15 @@ export function groupReadable(p: Principal, alias = "g"): Prisma.Sql {
 export function userVisible(p: Principal, alias = "u"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const u = Prisma.raw(alias);
-  const me = p.user.uuid;
   const subjects = subjectsOf(p);
-  return Prisma.sql`(${u}.uuid = ${me}
-    OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjects}::text[]) AND pc.target_uuid = ${u}.uuid)
-    OR EXISTS (SELECT 1 FROM permission_closure mine
-               JOIN groups r ON r.uuid = mine.target_uuid AND r.group_class = 'role'
-               JOIN permission_closure theirs ON theirs.target_uuid = mine.target_uuid AND theirs.user_uuid = ${u}.uuid
-               WHERE mine.user_uuid = ANY(${subjects}::text[])))`;
+  // Uncorrelated, so PostgreSQL computes the set once (a hashed subplan), not once per user row.
+  return Prisma.sql`(${u}.uuid = ${p.user.uuid} OR ${u}.uuid IN (
+    SELECT pc.target_uuid FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjects}::text[])
+    UNION
+    SELECT theirs.user_uuid FROM permission_closure mine
+      JOIN groups r ON r.uuid = mine.target_uuid AND r.group_class = 'role'
+      JOIN permission_closure theirs ON theirs.target_uuid = mine.target_uuid
+    WHERE mine.user_uuid = ANY(${subjects}::text[])))`;
 }
 
 /**
