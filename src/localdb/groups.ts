@@ -5,7 +5,7 @@ import type { CollectionRecord, ContentRecord, CreateGroupInput, GroupClass, Gro
 import { conflict, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
 import { collectionReadable, groupReadable, levelOn } from "../permissions/access";
-import { lockPermissionGraph, refreshClosure } from "../permissions/closure";
+import { addEdge, lockPermissionGraph, refreshClosure } from "../permissions/closure";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
 import { requireMove, requireWritableOwner } from "./owners";
@@ -45,7 +45,7 @@ export async function groupCreate(ctx: LocalContext, c: Caller, input: CreateGro
         description: input.description ?? null,
       },
     });
-    await refreshClosure(tx, [ownerUuid]);
+    await addEdge(tx, ownerUuid, g.uuid, 3, "owner");
     await audit(tx, ctx.clusterId, { type: "create", objectUuid: g.uuid, actorUuid: c.principal.user.uuid });
     return { ...g, groupClass: g.groupClass as GroupClass };
   });

@@ -8,8 +8,8 @@ import type { GrantInput, PermissionRecord } from "../api/types";
 import { conflict, forbidden, notFound } from "../errors";
 import { kindOf, newUuid } from "../ids";
 import { levelOn } from "../permissions/access";
-import { lockPermissionGraph, refreshClosure } from "../permissions/closure";
-import type { PermissionLevel } from "../permissions/levels";
+import { addEdge, lockPermissionGraph, refreshClosure } from "../permissions/closure";
+import { levelRank, type PermissionLevel } from "../permissions/levels";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
 
@@ -66,7 +66,7 @@ export async function permissionGrant(ctx: LocalContext, c: Caller, input: Grant
         ownerUuid: c.principal.user.uuid,
       },
     });
-    await refreshClosure(tx, [input.tailUuid]);
+    await addEdge(tx, input.tailUuid, input.headUuid, levelRank(input.level), "link");
     await audit(tx, ctx.clusterId, { type: "grant", objectUuid: input.headUuid, actorUuid: c.principal.user.uuid, properties: { tailUuid: input.tailUuid, level: input.level } });
     return toRecord(link);
   });
@@ -77,7 +77,8 @@ export async function permissionUpdate(ctx: LocalContext, c: Caller, uuid: strin
     await lockPermissionGraph(tx);
     const link = await linkManaged(tx, c, uuid);
     const updated = await tx.link.update({ where: { uuid }, data: { name: level } });
-    await refreshClosure(tx, [link.tailUuid]);
+    if (levelRank(level) > levelRank(link.name as PermissionLevel)) await addEdge(tx, link.tailUuid, link.headUuid, levelRank(level), "link");
+    else await refreshClosure(tx, [link.tailUuid]);
     await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { level } });
     return toRecord(updated);
   });

@@ -3,8 +3,10 @@
  * user or object it reaches through permission links (tail → head, the lowest level along a
  * path) and group ownership (an owner manages what it owns). Links are followed from the
  * subject itself and from groups, never from another user reached on the way: a permission on
- * a user reaches what that user owns, not the groups that user belongs to. Reads never compute the graph;
- * every change that can alter it calls `refreshClosure` in the same transaction.
+ * a user reaches what that user owns, not the groups that user belongs to. Reads never compute
+ * the graph; every change that can alter it updates the closure in the same transaction:
+ * additions incrementally (`addEdge`), removals by recomputing the affected subjects
+ * (`refreshClosure`).
  *
  * Which users must be recomputed: a change at node N (a link from N, a group owned by N, N
  * moved or deleted) can only alter the closure of users that reach N, which the closure
@@ -68,4 +70,50 @@ export async function recomputeUsers(tx: Sql, users: string[]): Promise<void> {
  */
 export async function refreshClosure(tx: Sql, nodes: string[]): Promise<void> {
   await recomputeUsers(tx, await subjectsReaching(tx, nodes));
+}
+
+/** Users, and groups of other clusters (not in the local groups table), hold closure rows. */
+async function isSubject(tx: Sql, uuid: string): Promise<boolean> {
+  const kind = kindOf(uuid);
+  if (kind === "user") return true;
+  if (kind !== "group") return false;
+  return (await tx.$queryRaw<unknown[]>`SELECT 1 FROM groups WHERE uuid = ${uuid}`).length === 0;
+}
+
+/**
+ * Adds what one new edge `tail → head` at `level` (1..3) gives, without recomputing anyone:
+ * every subject S that passes through `tail` gains, on everything X that `head` leads to,
+ * min(S's level on tail, level, head's level on X), where that is more than S holds. A link is
+ * followed out of `tail` only when tail is a group or the subject itself; ownership (`kind:
+ * "owner"`, a new group owned by tail) out of any node. Only for additions (a new link, a
+ * raised level, a new group): anything that removes a path goes through `refreshClosure`.
+ * Call in the transaction that added the edge, after `lockPermissionGraph`.
+ */
+export async function addEdge(tx: Sql, tail: string, head: string, level: number, kind: "link" | "owner"): Promise<void> {
+  const tailIsSubject = await isSubject(tx, tail);
+  const passThrough = kind === "owner" || kindOf(tail) !== "user";
+  await tx.$executeRaw`
+    INSERT INTO permission_closure (user_uuid, target_uuid, level)
+    WITH RECURSIVE from_head(node, level) AS (
+      SELECT ${head}::text, ${level}::int
+      UNION
+      SELECT e.dst, LEAST(f.level, e.level)
+      FROM from_head f CROSS JOIN LATERAL (
+        SELECT l.head_uuid AS dst,
+               CASE l.name WHEN 'can_manage' THEN 3 WHEN 'can_write' THEN 2 ELSE 1 END AS level
+          FROM links l WHERE l.link_class = 'permission' AND l.tail_uuid = f.node AND substr(f.node, 7, 5) <> 'tpzed'
+        UNION ALL
+        SELECT g.uuid, 3 FROM groups g WHERE g.owner_uuid = f.node
+      ) e
+    ),
+    reachers(user_uuid, level) AS (
+      SELECT pc.user_uuid, pc.level::int FROM permission_closure pc WHERE pc.target_uuid = ${tail} AND ${passThrough}::boolean
+      UNION ALL
+      SELECT ${tail}::text, 3 WHERE ${tailIsSubject}::boolean
+    )
+    SELECT r.user_uuid, f.node, max(LEAST(r.level, f.level))::smallint
+    FROM reachers r CROSS JOIN from_head f
+    WHERE f.node <> r.user_uuid
+    GROUP BY r.user_uuid, f.node
+    ON CONFLICT (user_uuid, target_uuid) DO UPDATE SET level = GREATEST(permission_closure.level, EXCLUDED.level)`;
 }
