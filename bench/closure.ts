@@ -326,8 +326,8 @@ export async function main(): Promise<void> {
 
     console.log(`\nlatency over HTTP, sequential requests, one non-admin user token (each row: up to its n, at most ~${rowSeconds} s)`);
     console.log(
-      `left: as seeded, no planner statistics yet (fedgate never runs ANALYZE; PGlite has no autovacuum, so an embedded cluster stays so; ` +
-        `PostgreSQL's autovacuum would analyze later); right (*): after one ANALYZE (${fmt.ms(analyze.ms)} ms)`,
+      `left: as seeded, no planner statistics for the bulk-loaded rows yet (fedgate analyzes at start and, on PGlite, which has no ` +
+        `autovacuum, every 10 minutes; PostgreSQL's autovacuum would analyze later); right (*): after one ANALYZE (${fmt.ms(analyze.ms)} ms)`,
     );
     console.log(
       table(
