@@ -5,7 +5,7 @@
  * rest of the query still resolves. Building the schema fails if a field that needs an
  * annotation lacks one, so a new field cannot forget it.
  */
-import { defaultFieldResolver, getNamedType, isAbstractType, isObjectType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLSchema } from "graphql";
+import { Kind, defaultFieldResolver, getNamedType, isAbstractType, isObjectType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLResolveInfo, type GraphQLSchema, type SelectionSetNode } from "graphql";
 import { MapperKind, getDirective, mapSchema } from "@graphql-tools/utils";
 import { allAllow, expandRestPath } from "../auth/scopes";
 import { forbidden, unauthenticated } from "../errors";
@@ -61,18 +61,54 @@ function restPaths(template: string, args: Record<string, unknown>, source: unkn
   return [expandRestPath(template, lookup(undefined))];
 }
 
-export function authorizeField(ctx: RequestContext, rest: RestAnnotation, source: unknown, args: Record<string, unknown>): void {
-  if (rest.public) return;
+/** Refuses callers that may not use the field at all: anonymous, salted beyond identity look-ups, inactive. */
+function authorizeCaller(ctx: RequestContext, rest: RestAnnotation) {
+  if (rest.public) return undefined;
   const p = ctx.caller?.principal;
   if (!p) throw unauthenticated("this operation needs a token (Authorization: Bearer <token>)");
   if (p.saltedFor && !rest.identity)
     throw forbidden(`a token salted for cluster ${p.saltedFor} may only make identity look-ups on its home cluster`);
   if (!p.user.isActive && !rest.identity) throw forbidden(`user "${p.user.uuid}" is not active on this cluster`);
+  return p;
+}
+
+/** The first of the field's REST paths the token's scopes do not allow, if any. */
+function deniedPath(ctx: RequestContext, rest: RestAnnotation, source: unknown, args: Record<string, unknown>): string | undefined {
+  const p = authorizeCaller(ctx, rest);
   // A salted token's scopes are applied by the cluster it was salted for, which learns them
   // from this very look-up; checking them here would make scoped tokens unusable elsewhere.
-  if (p.saltedFor) return;
-  for (const path of restPaths(rest.path, args, source))
-    if (!allAllow(p.scopeSets, rest.method, path)) throw forbidden(`token scopes do not allow ${rest.method} ${path}`);
+  if (!p || p.saltedFor) return undefined;
+  return restPaths(rest.path, args, source).find((path) => !allAllow(p.scopeSets, rest.method, path));
+}
+
+/** Fields that reveal nothing about an object fetched by its uuid beyond that uuid. */
+const IDENTIFYING = new Set(["uuid", "cluster", "__typename"]);
+
+/**
+ * Whether the selection reaches into the object only through fields that check their own
+ * scopes (plus its uuid), and through at least one of them: then a token scoped to, say,
+ * `GET /arvados/v1/groups/{uuid}/contents` can use `project(uuid) { contents }` as in REST.
+ */
+function selectsOnlyGuarded(info: GraphQLResolveInfo, guarded: Set<string>): boolean {
+  let reachesGuarded = false;
+  const only = (set: SelectionSetNode | undefined): boolean =>
+    !set ||
+    set.selections.every((sel) => {
+      if (sel.kind === Kind.FIELD) {
+        if (guarded.has(sel.name.value)) reachesGuarded = true;
+        return guarded.has(sel.name.value) || IDENTIFYING.has(sel.name.value);
+      }
+      return only(sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : info.fragments[sel.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.every((n) => only(n.selectionSet)) && reachesGuarded;
+}
+
+/** For a GET of one object named by an argument: its fields that carry their own @rest. */
+function guardedFields(schema: GraphQLSchema, field: GraphQLFieldConfig<unknown, RequestContext>, rests: RestAnnotation[]): Set<string> | undefined {
+  const type = getNamedType(field.type);
+  const byArgument = rests.every((r) => r.method === "GET" && [...r.path.matchAll(/\{(\w+)\}/g)].every((m) => m[1] in (field.args ?? {})));
+  if (!isObjectType(type) || !byArgument) return undefined;
+  return new Set(Object.values(type.getFields()).filter((f) => getDirective(schema, f, "rest")?.length).map((f) => f.name));
 }
 
 export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
@@ -84,10 +120,15 @@ export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
       const rests = (getDirective(schema, field, "rest") ?? []) as RestAnnotation[];
       if (!rests.length) return field;
       const resolve = field.resolve ?? defaultFieldResolver;
+      const guarded = guardedFields(schema, field, rests);
       return {
         ...field,
         resolve(source, args, ctx, info) {
-          for (const rest of rests) authorizeField(ctx, rest, source, args);
+          for (const rest of rests) {
+            const path = deniedPath(ctx, rest, source, args);
+            if (path !== undefined && !(guarded && selectsOnlyGuarded(info, guarded)))
+              throw forbidden(`token scopes do not allow ${rest.method} ${path}`);
+          }
           return resolve(source, args, ctx, info);
         },
       };

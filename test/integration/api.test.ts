@@ -153,6 +153,28 @@ describe("collections", () => {
   });
 });
 
+describe("scopes on nested resources", () => {
+  it("lets a token scoped to a project's contents list them, as the REST contents endpoint would", async () => {
+    const { createGroup: p } = await ok(gql(z.url, `mutation { createGroup(input: { name: "scoped-contents", groupClass: "project" }) { uuid } }`, {}, alice.token));
+    const { createCollection: c } = await ok(gql(z.url, CREATE, { i: { name: "inside", ownerUuid: p.uuid } }, alice.token));
+    const t = await ok(gql(z.url, `mutation($p: String!) { createToken(input: { scopes: [{ method: "GET", path: $p }] }) { token } }`, { p: `/arvados/v1/groups/${p.uuid}/contents` }, alice.token));
+    const token = t.createToken.token;
+    const contents = await ok(gql(z.url, `query($u: ID!) { project(uuid: $u) { uuid contents { nodes { ... on Collection { uuid name } } } } }`, { u: p.uuid }, token));
+    expect(contents.project).toEqual({ uuid: p.uuid, contents: { nodes: [{ uuid: c.uuid, name: "inside" }] } });
+    expect(codes(await gql(z.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p.uuid }, token))).toEqual(["FORBIDDEN"]);
+    expect(codes(await gql(z.url, `query($u: ID!) { project(uuid: $u) { uuid } }`, { u: p.uuid }, token))).toEqual(["FORBIDDEN"]);
+    expect(codes(await gql(z.url, `query($u: ID!) { collection(uuid: $u) { uuid } }`, { u: c.uuid }, token))).toEqual(["FORBIDDEN"]);
+  });
+
+  it("never lets a write through because only the uuid is selected", async () => {
+    const { createCollection: c } = await ok(gql(z.url, CREATE, { i: { name: "guarded" } }, alice.token));
+    const t = await ok(gql(z.url, `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections/" }] }) { token } }`, {}, alice.token));
+    const r = await gql(z.url, `mutation($u: ID!) { updateCollection(uuid: $u, input: { name: "changed" }) { uuid } }`, { u: c.uuid }, t.createToken.token);
+    expect(codes(r)).toEqual(["FORBIDDEN"]);
+    expect((await ok(gql(z.url, `query($u: ID!) { collection(uuid: $u) { name } }`, { u: c.uuid }, alice.token))).collection.name).toBe("guarded");
+  });
+});
+
 describe("bad input", () => {
   it("refuses text the database cannot store, before anything runs", async () => {
     const viaVariable = await gql(z.url, CREATE, { i: { name: "lone\ud800surrogate" } }, alice.token);
