@@ -227,6 +227,14 @@ describe("routing and batching", () => {
     expect(codes(await gql(a.url, `query($u: ID!) { collection(uuid: $u) { name } }`, { u: uuid }, alice.token))).toEqual(["NOT_FOUND"]);
   });
 
+  it("reads a user and a group of another cluster from that cluster", async () => {
+    const r = await gql(b.url, `query($u: ID!, $g: ID!) { user(uuid: $u) { uuid email cluster } group(uuid: $g) { name cluster } }`, { u: alice.uuid, g: projectB }, alice.token, { "x-fedgate-stats": "1" });
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.user).toEqual({ uuid: alice.uuid, email: "alice@example.org", cluster: "aaaaa" });
+    expect(r.data!.group).toEqual({ name: "alice-on-b", cluster: "bbbbb" });
+    expect(r.extensions!.fedgate.remoteRequests).toEqual({ aaaaa: 1 });
+  });
+
   it("reads 200 objects on 2 remote clusters with exactly 2 remote requests", async () => {
     const fields = [...bUuids, ...cUuids].map((u, i) => `c${i}: collection(uuid: "${u}") { uuid name }`).join("\n");
     const beforeB = await remoteRequests(a, "bbbbb");
