@@ -65,23 +65,24 @@ export class FederationRouter implements ClusterApi {
     return api;
   }
 
-  private loader<T extends { uuid: string }>(getter: Getter, cluster: string): DataLoader<string, T | null> {
-    const key = `${getter}:${cluster}`;
-    let l = this.loaders.get(key) as DataLoader<string, T | null> | undefined;
+  /** The request's loader under `key`, made on first use: one batch function, one cache. */
+  private loaderFor<V>(key: string, batch: (keys: string[]) => Promise<V[]>): DataLoader<string, V> {
+    let l = this.loaders.get(key) as DataLoader<string, V> | undefined;
     if (!l) {
-      l = new DataLoader<string, T | null>(
-        async (uuids) => {
-          const get = this.backend(cluster)[getter] as unknown as (c: Caller, u: string[]) => Promise<T[]>;
-          const found = await get(this.caller, [...uuids]);
-          // A cluster answers for its own objects only (a peer cannot shadow another's records).
-          const byUuid = new Map(found.filter((r) => clusterOf(r.uuid) === cluster).map((r) => [r.uuid, r]));
-          return uuids.map((u) => byUuid.get(u) ?? null);
-        },
-        { maxBatchSize: MAX_BATCH },
-      );
+      l = new DataLoader<string, V>((keys) => batch([...keys]), { maxBatchSize: MAX_BATCH });
       this.loaders.set(key, l as DataLoader<string, unknown>);
     }
     return l;
+  }
+
+  private loader<T extends { uuid: string }>(getter: Getter, cluster: string): DataLoader<string, T | null> {
+    return this.loaderFor(`${getter}:${cluster}`, async (uuids) => {
+      const get = this.backend(cluster)[getter] as unknown as (c: Caller, u: string[]) => Promise<T[]>;
+      const found = await get(this.caller, uuids);
+      // A cluster answers for its own objects only (a peer cannot shadow another's records).
+      const byUuid = new Map(found.filter((r) => clusterOf(r.uuid) === cluster).map((r) => [r.uuid, r]));
+      return uuids.map((u) => byUuid.get(u) ?? null);
+    });
   }
 
   /** Batched get across clusters: found records only; a failing cluster fails the call. */
@@ -140,19 +141,10 @@ export class FederationRouter implements ClusterApi {
    * said it can see when it validated the token; elsewhere, by asking that cluster.
    */
   private visibilityLoader(cluster: string): DataLoader<string, boolean> {
-    const key = `visible:${cluster}`;
-    let l = this.loaders.get(key) as DataLoader<string, boolean> | undefined;
-    if (!l) {
-      l = new DataLoader<string, boolean>(
-        async (uuids) => {
-          const seen = new Set(cluster === this.selfId ? await this.visibleHere([...uuids]) : await this.backend(cluster, "lookup").subjectsVisible(this.caller, [...uuids]));
-          return uuids.map((u) => seen.has(u));
-        },
-        { maxBatchSize: MAX_BATCH },
-      );
-      this.loaders.set(key, l as DataLoader<string, unknown>);
-    }
-    return l;
+    return this.loaderFor(`visible:${cluster}`, async (uuids) => {
+      const seen = new Set(cluster === this.selfId ? await this.visibleHere(uuids) : await this.backend(cluster, "lookup").subjectsVisible(this.caller, uuids));
+      return uuids.map((u) => seen.has(u));
+    });
   }
 
   private async visibleHere(uuids: string[]): Promise<string[]> {
