@@ -57,7 +57,9 @@ function restPaths(template: string, args: Record<string, unknown>, source: unkn
   const listValue = listArg !== undefined ? args[listArg] : undefined;
   const lookup = (value: unknown) => (name: string) =>
     name === listArg && Array.isArray(listValue) ? value : (args[name] ?? (source as Record<string, unknown> | null)?.[name]);
-  if (Array.isArray(listValue)) return listValue.map((v) => expandRestPath(template, lookup(v)));
+  // An empty batch is still a request for objects of that kind: it is checked as one unnamed
+  // item ("%00"), which only a prefix scope over the kind allows, rather than not at all.
+  if (Array.isArray(listValue) && listValue.length) return listValue.map((v) => expandRestPath(template, lookup(v)));
   return [expandRestPath(template, lookup(undefined))];
 }
 
@@ -86,29 +88,40 @@ const IDENTIFYING = new Set(["uuid", "cluster", "__typename"]);
 
 /**
  * Whether the selection reaches into the object only through fields that check their own
- * scopes (plus its uuid), and through at least one of them: then a token scoped to, say,
+ * scopes (plus its uuid), and through at least one of them, and the token's scopes allow each
+ * of those for the object named by the arguments: then a token scoped to, say,
  * `GET /arvados/v1/groups/{uuid}/contents` can use `project(uuid) { contents }` as in REST.
+ * (Without the last condition any token, even `[]`, could fetch the object and learn whether it
+ * exists and is visible, where REST answers 403 before looking.)
  */
-function selectsOnlyGuarded(info: GraphQLResolveInfo, guarded: Set<string>): boolean {
-  let reachesGuarded = false;
+function selectsOnlyGuarded(ctx: RequestContext, info: GraphQLResolveInfo, guarded: Map<string, RestAnnotation[]>, args: Record<string, unknown>): boolean {
+  const reached = new Set<string>();
   const only = (set: SelectionSetNode | undefined): boolean =>
     !set ||
     set.selections.every((sel) => {
       if (sel.kind === Kind.FIELD) {
-        if (guarded.has(sel.name.value)) reachesGuarded = true;
+        if (guarded.has(sel.name.value)) reached.add(sel.name.value);
         return guarded.has(sel.name.value) || IDENTIFYING.has(sel.name.value);
       }
       return only(sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : info.fragments[sel.name.value]?.selectionSet);
     });
-  return info.fieldNodes.every((n) => only(n.selectionSet)) && reachesGuarded;
+  if (!info.fieldNodes.every((n) => only(n.selectionSet)) || reached.size === 0) return false;
+  // The guarded fields' paths name the object by the same arguments (e.g. {uuid}); one that
+  // needs something else expands to "%00" and is then allowed only by a prefix scope.
+  return [...reached].every((name) => guarded.get(name)!.every((r) => deniedPath(ctx, r, undefined, args) === undefined));
 }
 
 /** For a GET of one object named by an argument: its fields that carry their own @rest. */
-function guardedFields(schema: GraphQLSchema, field: GraphQLFieldConfig<unknown, RequestContext>, rests: RestAnnotation[]): Set<string> | undefined {
+function guardedFields(schema: GraphQLSchema, field: GraphQLFieldConfig<unknown, RequestContext>, rests: RestAnnotation[]): Map<string, RestAnnotation[]> | undefined {
   const type = getNamedType(field.type);
   const byArgument = rests.every((r) => r.method === "GET" && [...r.path.matchAll(/\{(\w+)\}/g)].every((m) => m[1] in (field.args ?? {})));
   if (!isObjectType(type) || !byArgument) return undefined;
-  return new Set(Object.values(type.getFields()).filter((f) => getDirective(schema, f, "rest")?.length).map((f) => f.name));
+  const out = new Map<string, RestAnnotation[]>();
+  for (const f of Object.values(type.getFields())) {
+    const own = (getDirective(schema, f, "rest") ?? []) as RestAnnotation[];
+    if (own.length) out.set(f.name, own);
+  }
+  return out;
 }
 
 export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
@@ -126,7 +139,7 @@ export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
         resolve(source, args, ctx, info) {
           for (const rest of rests) {
             const path = deniedPath(ctx, rest, source, args);
-            if (path !== undefined && !(guarded && selectsOnlyGuarded(info, guarded)))
+            if (path !== undefined && !(guarded && selectsOnlyGuarded(ctx, info, guarded, args)))
               throw forbidden(`token scopes do not allow ${rest.method} ${path}`);
           }
           return resolve(source, args, ctx, info);
