@@ -67,6 +67,18 @@ async function seedProject(run: GraphQLRun, cluster: string): Promise<string> {
   return createGroup.uuid;
 }
 
+/**
+ * alice and bob share a role group on the login cluster (so each can see the other), and
+ * alice shares her east1 project with bob, asked on login: the link is stored on east1,
+ * which asks login whether alice can see bob.
+ */
+async function shareEastProject(root: GraphQLRun, asAlice: GraphQLRun, members: Person[], project: string): Promise<void> {
+  const { createGroup } = await root<{ createGroup: { uuid: string } }>(`mutation { createGroup(input: { name: "Genomics lab", groupClass: "role" }) { uuid } }`);
+  const grant = `mutation($h: ID!, $t: ID!, $l: String!) { grantPermission(headUuid: $h, tailUuid: $t, level: $l) { uuid } }`;
+  for (const m of members) await root(grant, { h: createGroup.uuid, t: m.uuid, l: "can_read" });
+  await asAlice(grant, { h: project, t: members[1].uuid, l: "can_read" });
+}
+
 function curl(url: string, tokenVar: string, query: string): string {
   const body = JSON.stringify({ query }).replace(/'/g, "'\\''");
   return `curl -s ${url}/graphql -H "Authorization: Bearer $${tokenVar}" -H 'content-type: application/json' -d '${body}'`;
@@ -83,6 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const bob = await createPerson(loginRoot, "bob@example.org", "Bob Bauer");
   const projects: Record<string, string> = {};
   for (const id of CLUSTERS) projects[id] = await seedProject(httpGraphQL(clusters[id].url, alice.token), id);
+  await shareEastProject(loginRoot, httpGraphQL(clusters.login.url, alice.token), [alice, bob], projects.east1);
   const scoped = await httpGraphQL(clusters.login.url, alice.token)<{ createToken: { token: string } }>(
     `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] }) { token } }`,
   );
@@ -107,8 +120,14 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `  ${curl(login, "ALICE", `{ project(uuid: "${projects.west1}") { name cluster contents { nodes { ... on Collection { uuid name } } } } }`)}`,
     "  # create a collection in alice's east1 project, through login",
     `  ${curl(login, "ALICE", `mutation { createCollection(input: { name: "made from login", ownerUuid: "${projects.east1}" }) { uuid cluster } }`)}`,
-    "  # bob cannot see alice's project (NOT_FOUND, its name is not revealed)",
-    `  ${curl(login, "BOB", `{ project(uuid: "${projects.east1}") { name } }`)}`,
+    "  # alice shared her east1 project with bob: what bob finds shared with him, on every cluster",
+    `  ${curl(login, "BOB", "{ sharedWithMe { nodes { ... on Group { uuid name cluster } } } }")}`,
+    "  # ...but not her west1 project (NOT_FOUND, its name is not revealed)",
+    `  ${curl(login, "BOB", `{ project(uuid: "${projects.west1}") { name } }`)}`,
+    "  # the sharing dialog: whom alice can share with, on every cluster, by name prefix",
+    `  ${curl(login, "ALICE", '{ shareableSubjects(search: "b") { nodes { uuid kind name cluster } failedClusters { cluster } } }')}`,
+    "  # who has access to alice's east1 project (the link lives on east1)",
+    `  ${curl(login, "ALICE", `{ permissions(objectUuid: "${projects.east1}") { uuid tailUuid level cluster } }`)}`,
     "  # the scoped token may list collections, but not read the viewer (FORBIDDEN)",
     `  ${curl(login, "SCOPED", "{ collections { nodes { name } } viewer { uuid } }")}`,
     "  # remote requests a query caused (response extension) and per cluster (metrics)",

@@ -238,3 +238,28 @@ describe("fedgate migrate", () => {
     for (const out of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(out).not.toContain(ROOT_TOKEN);
   }, 100_000);
 });
+
+describe("fedgate demo (npm start): a local federation in one command", () => {
+  it("starts three clusters, prints working tokens, and serves queries that cross clusters; stops on SIGINT", async () => {
+    const base = 20_000 + ((await freePort()) % 20_000);
+    const demo = start(["demo", "--base-port", String(base)], baseEnv({}));
+    const deadline = Date.now() + 90_000;
+    while (!demo.stdout().includes("Press Ctrl-C") && Date.now() < deadline) {
+      if (demo.child.exitCode !== null) throw new Error(`demo exited\n${demo.stdout()}\n${demo.stderr()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const out = demo.stdout();
+    expect(out).toContain(`login  http://127.0.0.1:${base}/graphql   (login cluster)`);
+    const alice = /export ALICE='([^']+)'/.exec(out)![1];
+    const bob = /export BOB='([^']+)'/.exec(out)![1];
+    const login = `http://127.0.0.1:${base}`;
+    const east1 = `http://127.0.0.1:${base + 1}`;
+    expect((await ok(gql(east1, `{ viewer { fullName } }`, {}, alice))).viewer.fullName).toBe("Alice Andersen");
+    const all = await ok(gql(login, `{ collections(clusters: ["login", "east1", "west1"]) { nodes { cluster } failedClusters { cluster } } }`, {}, alice));
+    expect(new Set(all.collections.nodes.map((n: { cluster: string }) => n.cluster))).toEqual(new Set(["login", "east1", "west1"]));
+    const shared = await ok(gql(login, `{ sharedWithMe { nodes { ... on Group { name cluster } } } }`, {}, bob));
+    expect(shared.sharedWithMe.nodes).toEqual([{ name: "Genomes on east1", cluster: "east1" }]);
+    demo.child.kill("SIGINT");
+    expect((await exitWithin(demo, 15_000)).code).toBe(0);
+  }, 150_000);
+});
