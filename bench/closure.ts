@@ -146,7 +146,7 @@ export async function main(): Promise<void> {
 
   const start = await timed(() => startBenchCluster(CLUSTER));
   const c: BenchCluster = start.value;
-  const prisma = c.running.db.prisma;
+  const prisma = c.db.prisma;
   try {
     console.log(`cluster started in ${fmt.ms(start.ms)} ms`);
     const viewer = await createUserWithToken(c, "viewer@bench.example");

@@ -6,14 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { parseConfig, type ConfigInput } from "../src/config/config";
-import { startCluster, type RunningCluster } from "../src/cluster";
+import type { ConfigInput } from "../src/config/config";
 import { INFIX, type Kind } from "../src/ids";
 import { log } from "../src/log";
-import { createTestDatabase } from "../test/helpers/database";
-import { freePort } from "../test/helpers/federation";
+import { startTestCluster, type TestCluster } from "../test/helpers/federation";
 
-export { freePort };
+export { createUserWithToken, freePort, gql, ok, staleSocketRetries, type GqlResult } from "../test/helpers/federation";
+export type BenchCluster = TestCluster;
 
 log.configure({ level: "error" });
 
@@ -50,117 +49,14 @@ export function runIfMain(mod: NodeJS.Module, main: () => Promise<void>): void {
 
 // ---------------------------------------------------------------- clusters
 
-export interface BenchCluster {
-  id: string;
-  url: string;
-  port: number;
-  rootToken: string;
-  running: RunningCluster;
-  /** GraphQL as the system root of this cluster (errors throw). */
-  root<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
-  stop(): Promise<void>;
-}
-
 /** Which database the benchmarks run on, for the report header. */
 export function databaseLabel(): string {
   return process.env.BENCH_DATABASE_URL ? "PostgreSQL (BENCH_DATABASE_URL, one fresh database per cluster)" : "embedded PGlite (in memory)";
 }
 
-export async function startBenchCluster(id: string, overrides: Partial<ConfigInput> = {}, port = 0): Promise<BenchCluster> {
-  const db = await createTestDatabase(process.env.BENCH_DATABASE_URL, "fedgate_bench");
-  const rootToken = `root-${id}-${"x".repeat(40)}`;
-  const config = parseConfig({
-    clusterId: id,
-    listen: `127.0.0.1:${port}`,
-    systemRootToken: rootToken,
-    ...(db.databaseUrl ? { databaseUrl: db.databaseUrl } : {}),
-    ...overrides,
-  });
-  let running: RunningCluster;
-  try {
-    running = await startCluster(config);
-  } catch (e) {
-    await db.dispose();
-    throw e;
-  }
-  return {
-    id,
-    url: running.url,
-    port: running.port,
-    rootToken,
-    running,
-    root: (query, variables) => ok(gql(running.url, query, variables, rootToken)),
-    async stop() {
-      await running.close();
-      await db.dispose();
-    },
-  };
-}
-
-// ---------------------------------------------------------------- GraphQL over HTTP
-
-export interface GqlResult<T = any> {
-  status: number;
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-  extensions?: Record<string, any>;
-}
-
-export async function gql<T = any>(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-  headers: Record<string, string> = {},
-): Promise<GqlResult<T>> {
-  const init = {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    body: JSON.stringify({ query, variables }),
-  };
-  let res: Response;
-  try {
-    res = await fetch(`${url}/graphql`, init);
-  } catch (e) {
-    if (!staleSocket(e)) throw e;
-    connectionRetries++;
-    res = await fetch(`${url}/graphql`, init);
-  }
-  const body = (await res.json()) as Omit<GqlResult<T>, "status">;
-  return { status: res.status, ...body };
-}
-
-/**
- * PGlite runs inside this process: a long seeding statement blocks the event loop for
- * seconds, past the server's 5 s keep-alive timeout, and the client may then reuse a socket
- * the server is closing at that very moment (ECONNRESET before the request was read). Such a
- * request is sent once more on a fresh connection; the count is printed by the benchmarks.
- */
-let connectionRetries = 0;
-
-/** Requests re-sent after a stale keep-alive socket (see above). */
-export function staleSocketRetries(): number {
-  return connectionRetries;
-}
-
-function staleSocket(e: unknown): boolean {
-  const code = (e as { cause?: { code?: string } })?.cause?.code;
-  return code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE";
-}
-
-export async function ok<T = any>(p: Promise<GqlResult<T>>): Promise<T> {
-  const r = await p;
-  if (r.errors?.length) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(r.errors).slice(0, 500)}`);
-  return r.data as T;
-}
-
-/** A user and a token for it, created through the API by the cluster's root. */
-export async function createUserWithToken(c: BenchCluster, email: string): Promise<{ uuid: string; token: string }> {
-  const { createUser } = await c.root(`mutation($e:String!){ createUser(input:{email:$e, fullName:$e}) { uuid } }`, { e: email });
-  const { createToken } = await c.root(`mutation($i:CreateTokenInput!){ createToken(input:$i) { token } }`, {
-    i: { userUuid: createUser.uuid },
-  });
-  return { uuid: createUser.uuid, token: createToken.token };
+/** A real cluster for a benchmark: embedded PGlite, or a fresh database on BENCH_DATABASE_URL. */
+export function startBenchCluster(id: string, overrides: Partial<ConfigInput> = {}, port = 0): Promise<BenchCluster> {
+  return startTestCluster(id, overrides, port, process.env.BENCH_DATABASE_URL);
 }
 
 /** Sum of `fedgate_remote_requests_total` per remote cluster (all operations), from /metrics. */

@@ -105,7 +105,7 @@ export async function main(): Promise<void> {
     }
     const seeding = await timed(async () => {
       for (const [rid, users] of Object.entries(byCluster)) {
-        const prisma = clusters[rid].running.db.prisma;
+        const prisma = clusters[rid].db.prisma;
         const role = seededUuid(rid, "group", "shared-role");
         const root = `${rid}-tpzed-000000000000000`;
         const values = users.map((u, i) => `('${u.uuid}', 'candidate${i}@${rid}.example', 'Candidate ${i} of ${rid}', true)`);
