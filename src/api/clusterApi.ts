@@ -8,7 +8,7 @@
 import type { Caller } from "../auth/principal";
 import type {
   CollectionRecord, ContentRecord, CreateCollectionInput, CreateGroupInput, CreatedToken,
-  CreateTokenInput, CreateUserInput, GrantInput, GroupClass, GroupRecord, ListOptions, Page, PageOptions,
+  CreateTokenInput, CreateUserInput, GrantInput, GroupLevel, GroupClass, GroupRecord, ListOptions, Page, PageOptions,
   PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
 
@@ -37,8 +37,8 @@ export interface ClusterApi {
   permissionList(c: Caller, objectUuid: string): Promise<PermissionRecord[]>;
   /** Which of `uuids` (users, groups) the caller can see. */
   subjectsVisible(c: Caller, uuids: string[]): Promise<string[]>;
-  /** The role groups the caller can see here (bounded). */
-  visibleGroups(c: Caller): Promise<string[]>;
+  /** The role groups the caller is in here, through its own links, with its level in each (bounded). */
+  visibleGroups(c: Caller): Promise<GroupLevel[]>;
   /** Users and groups the caller can see, for the sharing dialog. */
   subjectList(c: Caller, o: ListOptions): Promise<Page<SubjectRecord>>;
   /** Projects and collections shared with the caller (by links, not owned). */

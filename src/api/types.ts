@@ -60,6 +60,12 @@ export interface SubjectRecord {
   groupClass: GroupClass | null;
 }
 
+/** A role group a user is in, and the user's level there. */
+export interface GroupLevel {
+  uuid: string;
+  level: PermissionLevel;
+}
+
 export interface GrantInput {
   headUuid: string;
   tailUuid: string;

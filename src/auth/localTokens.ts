@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PrismaClient, Prisma } from "@prisma/client";
 import { LRUCache } from "lru-cache";
-import type { CreatedToken, CreateTokenInput, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
+import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
 import { badInput, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
 import { audit } from "../localdb/audit";
@@ -26,7 +26,7 @@ export type VerifiedToken = {
   /** The secret was the HMAC for the forwarding cluster (identity look-ups only). */
   salted: boolean;
   /** For a token from another cluster: the role groups its user can see there. */
-  homeGroups?: string[];
+  homeGroups?: GroupLevel[];
 };
 /** `fresh`: the answer came from the database, not the in-memory cache. */
 export type Verification = { ok: true; value: VerifiedToken; fresh: boolean } | { ok: false; reason: string };

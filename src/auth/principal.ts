@@ -2,7 +2,8 @@
  * Who is asking, and with what authority here: the result of authentication, trusted by every
  * layer below it.
  */
-import type { TokenRecord, UserRecord } from "../api/types";
+import type { GroupLevel, TokenRecord, UserRecord } from "../api/types";
+import { levelRank } from "../permissions/levels";
 import type { TokenAuthority } from "./authority";
 import type { ScopeSet } from "./scopes";
 
@@ -23,7 +24,7 @@ export interface Principal {
    * For a user from another cluster: the role groups its home cluster says it can see. Links
    * here from those groups count for it, as its own links do.
    */
-  homeGroups?: string[];
+  homeGroups?: GroupLevel[];
 }
 
 /** A request's caller, as passed to every ClusterApi method. */
@@ -41,5 +42,10 @@ export function isAdmin(p: Principal): boolean {
 
 /** The uuids whose permissions a principal holds: its user's, and its home groups'. */
 export function subjectsOf(p: Principal): string[] {
-  return p.homeGroups?.length ? [p.user.uuid, ...p.homeGroups] : [p.user.uuid];
+  return p.homeGroups?.length ? [p.user.uuid, ...p.homeGroups.map((g) => g.uuid)] : [p.user.uuid];
+}
+
+/** Its highest level through each of `subjectsOf`: all its own, and its level in each home group. */
+export function subjectCapsOf(p: Principal): number[] {
+  return [3, ...(p.homeGroups ?? []).map((g) => levelRank(g.level))];
 }

@@ -7,6 +7,8 @@ import { notFound } from "../errors";
 
 export interface RemoteCluster extends RemoteClusterConfig {
   id: string;
+  /** Resolved through remoteClusterPattern, not the table: any id a client names can get here. */
+  viaPattern?: boolean;
 }
 
 const PATTERN_DEFAULTS = { activateUsers: false, timeoutMs: 10_000 };
@@ -27,7 +29,7 @@ export class ClusterRegistry {
     const entry = this.config.remoteClusters[id];
     if (entry) return { id, ...entry };
     if (this.config.strictRemoteClusters || !this.config.remoteClusterPattern) return undefined;
-    return { id, url: this.config.remoteClusterPattern.replace(/\{id\}/g, id).replace(/\/+$/, ""), ...PATTERN_DEFAULTS };
+    return { id, url: this.config.remoteClusterPattern.replace(/\{id\}/g, id).replace(/\/+$/, ""), ...PATTERN_DEFAULTS, viaPattern: true };
   }
 
   /** Like find, but an unknown cluster is NOT_FOUND. */

@@ -4,7 +4,7 @@
  */
 import type { ClusterApi } from "../api/clusterApi";
 import type {
-  CollectionRecord, ContentRecord, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
+  CollectionRecord, ContentRecord, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
 import { scopesFromJson } from "../auth/scopes";
@@ -102,7 +102,7 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
       (await call<{ r: PermissionRecord[] }>("Permissions", `query Permissions($u:ID!){ r: permissions(objectUuid:$u){ ${PERMISSION} } }`, { u: uuid })).r,
     subjectsVisible: async (_c, uuids) =>
       (await call<{ r: string[] }>("VisibleSubjects", `query VisibleSubjects($u:[ID!]!){ r: visibleSubjects(uuids:$u) }`, { u: uuids })).r,
-    visibleGroups: async () => (await call<{ r: string[] }>("VisibleGroups", `query VisibleGroups { r: visibleGroups }`)).r,
+    visibleGroups: async () => (await call<{ r: GroupLevel[] }>("VisibleGroups", `query VisibleGroups { r: visibleGroups { uuid level } }`)).r,
     subjectList: async (_c, o) =>
       toPage((await call<{ r: WirePage }>("ShareableSubjects", `query ShareableSubjects($s:String,$c:[String!],$first:Int,$after:String){ r: shareableSubjects(search:$s,clusters:$c,first:$first,after:$after){ nodes { ${SUBJECT} } ${PAGE} } }`, { s: o.search, c: [target.id], ...pageVars(o) })).r, (w) => w as unknown as SubjectRecord),
     sharedWithMe: async (_c, o) =>

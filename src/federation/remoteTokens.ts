@@ -9,13 +9,14 @@ import { createHash } from "node:crypto";
 import type { PrismaClient } from "@prisma/client";
 import { LRUCache } from "lru-cache";
 import type { GraphQLError } from "graphql";
-import type { UserRecord } from "../api/types";
+import type { GroupLevel, UserRecord } from "../api/types";
+import { isPermissionLevel } from "../permissions/levels";
 import type { RemoteTokenValidator } from "../auth/authenticator";
 import type { VerifiedToken } from "../auth/localTokens";
 import { saltToken } from "../auth/salt";
 import type { ParsedToken } from "../auth/tokenString";
 import { codeOf, unauthenticated } from "../errors";
-import { clusterOf } from "../ids";
+import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
 import type { ClusterRegistry } from "./registry";
 import { REMOTE_FIELDS, toToken } from "./remoteClient";
@@ -32,9 +33,9 @@ export interface RemoteTokenOptions {
 }
 
 /** One request: who the token belongs to, its scopes and expiry, and the role groups its user can see at home. */
-const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } visibleGroups }`;
+const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } visibleGroups { uuid level } }`;
 
-type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: string[] | null };
+type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: GroupLevel[] | null };
 
 export class RemoteTokens implements RemoteTokenValidator {
   /** Cache keys by token uuid, so a revocation hint costs one look-up, not a scan. */
@@ -106,7 +107,7 @@ export class RemoteTokens implements RemoteTokenValidator {
     if (record.uuid !== parsed.uuid) return { ok: false, error: unauthenticated(`cluster ${home} answered for another token`) };
     const user = await this.upsertRemoteUser(home, data.viewer, target.activateUsers);
     // A cluster vouches only for its own groups.
-    const homeGroups = (data.visibleGroups ?? []).filter((g) => clusterOf(g) === home);
+    const homeGroups = (data.visibleGroups ?? []).filter((g) => clusterOf(g.uuid) === home && kindOf(g.uuid) === "group" && isPermissionLevel(g.level));
     return { ok: true, value: { token: { ...record, homeCluster: home }, user, salted: false, homeGroups } };
   }
 
@@ -127,7 +128,8 @@ export class RemoteTokens implements RemoteTokenValidator {
     if (clusterOf(remote.uuid) !== home) throw unauthenticated(`cluster ${home} vouched for a user of another cluster`);
     const authoritative = this.o.registry.loginCluster === home;
     const existing = await this.o.prisma.user.findUnique({ where: { uuid: remote.uuid } });
-    const isActive = authoritative || activateUsers ? remote.isActive : (existing?.isActive ?? false);
+    // Inactive at home is inactive here; active at home is active here only if config says so (or it was made so).
+    const isActive = remote.isActive && (authoritative || activateUsers || (existing?.isActive ?? false));
     const isAdmin = authoritative ? remote.isAdmin : (existing?.isAdmin ?? false);
     // One statement, so concurrent first requests of a new user cannot collide on its key.
     const [row] = await this.o.prisma.$queryRaw<UserRecord[]>`

@@ -22,11 +22,12 @@ export class RevocationPush {
   ) {}
 
   /**
-   * Notes that `cluster` validated `tokenUuid` here (once per process per pair). Clusters this
-   * one cannot reach are not recorded: the header naming them is only an assertion.
+   * Notes that `cluster` validated `tokenUuid` here (once per process per pair). Only clusters
+   * in the table are recorded (the header naming them is only an assertion); others rely on
+   * their cache time.
    */
   async recordUse(tokenUuid: string, cluster: string): Promise<void> {
-    if (!this.registry.find(cluster)) return;
+    if (!this.registry.tableIds().includes(cluster)) return;
     const key = `${tokenUuid}/${cluster}`;
     if (this.recorded.has(key)) return;
     this.recorded.add(key);

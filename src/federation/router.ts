@@ -149,7 +149,7 @@ export class FederationRouter implements ClusterApi {
 
   private async visibleHere(uuids: string[]): Promise<string[]> {
     const direct = await this.deps.local.subjectsVisible(this.caller, uuids);
-    const groups = this.caller.principal.homeGroups ?? [];
+    const groups = (this.caller.principal.homeGroups ?? []).map((g) => g.uuid);
     if (direct.length === uuids.length || groups.length === 0) return direct;
     return this.deps.local.subjectsVisibleVia(this.caller, uuids, groups);
   }

@@ -1,8 +1,8 @@
 /**
  * Bounds what one operation may ask for, before it runs: how deep its fields nest and how
  * many field selections it makes in all (aliases counted, fragments counted each time they are
- * spread), so one request can neither nest nor fan out without bound. Introspection's own
- * fields are exempt (graphql's MaxIntrospectionDepthRule, among the specified rules, bounds it).
+ * spread), so one request can neither nest nor fan out without bound. Introspection counts
+ * towards the fields but not the depth (graphql's MaxIntrospectionDepthRule bounds that).
  */
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode, type ValidationContext } from "graphql";
 
@@ -44,9 +44,12 @@ export function operationLimitsRule(limits: OperationLimits) {
       for (const sel of set.selections) {
         let m: Measure;
         if (sel.kind === Kind.FIELD) {
-          if (sel.name.value.startsWith("__")) continue;
+          if (sel.name.value === "__typename") continue;
           const inner = measure(sel.selectionSet);
-          m = { depth: 1 + inner.depth, fields: 1 + inner.fields };
+          // Introspection nests deeper than any API query (graphql's own rule bounds its depth),
+          // but its fields count: thousands of aliased __schema fields would be a flood.
+          const introspection = sel.name.value.startsWith("__");
+          m = { depth: introspection ? 0 : 1 + inner.depth, fields: 1 + inner.fields };
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
           m = measure(sel.selectionSet);
         } else {

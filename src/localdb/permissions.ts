@@ -6,7 +6,7 @@ import { Prisma } from "@prisma/client";
 import type { Caller } from "../auth/principal";
 import type { GrantInput, PermissionRecord } from "../api/types";
 import { conflict, forbidden, notFound } from "../errors";
-import { kindOf, newUuid } from "../ids";
+import { clusterOf, kindOf, newUuid } from "../ids";
 import { levelOn } from "../permissions/access";
 import { addEdge, lockPermissionGraph, refreshClosure } from "../permissions/closure";
 import { levelRank, type PermissionLevel } from "../permissions/levels";
@@ -48,10 +48,20 @@ async function linkManaged(tx: Tx, c: Caller, uuid: string) {
   return link;
 }
 
+/** A local grantee, locked FOR SHARE so it cannot be deleted under the new link; false if absent. */
+async function lockSubject(tx: Tx, uuid: string): Promise<boolean> {
+  const rows =
+    kindOf(uuid) === "group"
+      ? await tx.$queryRaw<unknown[]>`SELECT 1 FROM groups WHERE uuid = ${uuid} FOR SHARE`
+      : await tx.$queryRaw<unknown[]>`SELECT 1 FROM users WHERE uuid = ${uuid} FOR SHARE`;
+  return rows.length > 0;
+}
+
 export async function permissionGrant(ctx: LocalContext, c: Caller, input: GrantInput): Promise<PermissionRecord> {
   return ctx.prisma.$transaction(async (tx) => {
     await lockPermissionGraph(tx);
     await requireManage(tx, c, input.headUuid);
+    if (clusterOf(input.tailUuid) === ctx.clusterId && !(await lockSubject(tx, input.tailUuid))) throw notFound(kindOf(input.tailUuid) ?? "subject", input.tailUuid);
     const existing = await tx.link.findUnique({
       where: { linkClass_tailUuid_headUuid: { linkClass: "permission", tailUuid: input.tailUuid, headUuid: input.headUuid } },
     });

@@ -4,7 +4,8 @@
  */
 import { Prisma } from "@prisma/client";
 import { subjectsOf, type Caller } from "../auth/principal";
-import type { CollectionRecord, ContentRecord, GroupRecord, ListOptions, Page, SubjectRecord } from "../api/types";
+import type { CollectionRecord, ContentRecord, GroupLevel, GroupRecord, ListOptions, Page, SubjectRecord } from "../api/types";
+import { levelFromRank } from "../permissions/levels";
 import { groupReadable, userVisible } from "../permissions/access";
 import type { LocalContext } from "./context";
 import { COLLECTION_COLUMNS, GROUP_COLUMNS, afterClause, pageTail, prefixPattern, toPage } from "./sql";
@@ -27,11 +28,17 @@ export async function subjectsVisible(ctx: LocalContext, c: Caller, uuids: strin
   return rows.map((r) => r.uuid);
 }
 
-export async function visibleGroups(ctx: LocalContext, c: Caller): Promise<string[]> {
-  const rows = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
-    SELECT g.uuid FROM groups g WHERE g.group_class = 'role' AND ${groupReadable(c.principal)}
-    ORDER BY g.uuid LIMIT ${MAX_VISIBLE_GROUPS}`;
-  return rows.map((r) => r.uuid);
+/**
+ * The caller's own memberships, from its closure only: an admin's power to see every group is
+ * not membership, and another cluster must not grant it what those groups hold there.
+ */
+export async function visibleGroups(ctx: LocalContext, c: Caller): Promise<GroupLevel[]> {
+  const rows = await ctx.prisma.$queryRaw<{ uuid: string; level: number }[]>`
+    SELECT pc.target_uuid AS uuid, pc.level::int AS level FROM permission_closure pc
+    JOIN groups g ON g.uuid = pc.target_uuid AND g.group_class = 'role'
+    WHERE pc.user_uuid = ${c.principal.user.uuid}
+    ORDER BY pc.target_uuid LIMIT ${MAX_VISIBLE_GROUPS}`;
+  return rows.map((r) => ({ uuid: r.uuid, level: levelFromRank(r.level) }));
 }
 
 export async function subjectList(ctx: LocalContext, c: Caller, o: ListOptions): Promise<Page<SubjectRecord>> {

@@ -9,7 +9,7 @@
  */
 import { Prisma } from "@prisma/client";
 import type { Principal } from "../auth/principal";
-import { isAdmin, subjectsOf } from "../auth/principal";
+import { isAdmin, subjectCapsOf, subjectsOf } from "../auth/principal";
 
 const TRUE = Prisma.sql`TRUE`;
 
@@ -54,7 +54,10 @@ export async function levelOn(
   const me = p.user.uuid;
   if (uuid === me || ownerUuid === me) return 3;
   const targets = ownerUuid ? [uuid, ownerUuid] : [uuid];
+  // Through a home group, a remote user holds no more than its own level in that group.
   const rows = await sql.$queryRaw<{ level: number | null }[]>`
-    SELECT max(level)::int AS level FROM permission_closure WHERE user_uuid = ANY(${subjectsOf(p)}::text[]) AND target_uuid = ANY(${targets}::text[])`;
+    SELECT max(LEAST(pc.level, s.cap))::int AS level
+    FROM permission_closure pc JOIN unnest(${subjectsOf(p)}::text[], ${subjectCapsOf(p)}::int[]) AS s(uuid, cap) ON pc.user_uuid = s.uuid
+    WHERE pc.target_uuid = ANY(${targets}::text[])`;
   return rows[0]?.level ?? 0;
 }

@@ -71,6 +71,19 @@ describe("the five grant cases", () => {
     expect(codes(await gql(b.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, carol.token))).toEqual(["NOT_FOUND"]);
   });
 
+  it("gives a remote group's member no more than its own level in that group, and a home admin nothing", async () => {
+    const p = await newProject(b, alice, "b-managed-by-team-a");
+    await ok(gql(a.url, `mutation($h: ID!, $t: ID!) { grantPermission(headUuid: $h, tailUuid: $t, level: "can_manage") { uuid } }`, { h: p, t: teamA }, alice.token));
+    // amy is a can_read member of team-a: she reads the project, but cannot manage or change it
+    expect((await ok(gql(b.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, amy.token))).project.name).toBe("b-managed-by-team-a");
+    expect(codes(await gql(b.url, `query($u: ID!) { permissions(objectUuid: $u) { uuid } }`, { u: p }, amy.token))).toEqual(["FORBIDDEN"]);
+    expect(codes(await gql(b.url, `mutation($u: ID!) { updateGroup(uuid: $u, input: { name: "taken" }) { name } }`, { u: p }, amy.token))).toEqual(["FORBIDDEN"]);
+    // an admin of aaaaa who is not in team-a holds nothing through it on bbbbb
+    const ada = (await a.root(`mutation { createUser(input: { email: "ada@a.example", isAdmin: true }) { uuid } }`)).createUser.uuid;
+    const adaToken = (await a.root(`mutation($u: ID) { createToken(input: { userUuid: $u }) { token } }`, { u: ada })).createToken.token;
+    expect(codes(await gql(b.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: p }, adaToken))).toEqual(["NOT_FOUND"]);
+  });
+
   it("4: user on A grants a user on B access to an object on B: B asks A for the grantor's groups", async () => {
     const p = await newProject(b, alice, "b-object-b-grantee");
     // bella is visible to alice on bbbbb through team-b; dora only through nothing.

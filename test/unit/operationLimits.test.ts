@@ -97,3 +97,11 @@ describe("operation limits: field count", () => {
     expect(count(query, 1000)).toEqual([expect.stringMatching(/selects over a billion fields/)]);
   });
 });
+
+describe("operation limits: introspection", () => {
+  it("counts aliased introspection fields, so __schema cannot be multiplied without bound", () => {
+    const aliases = Array.from({ length: 50 }, (_, i) => `s${i}: __schema { types { name fields { name } } }`).join(" ");
+    const errs = validate(schema, parse(`{ ${aliases} }`), [operationLimitsRule({ maxDepth: 12, maxFields: 100 })]).map((e) => e.message);
+    expect(errs).toEqual([expect.stringMatching(/selects 250 fields; the limit is 100/)]);
+  });
+});

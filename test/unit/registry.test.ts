@@ -12,7 +12,7 @@ describe("cluster registry", () => {
 
   it("resolves other ids through the default pattern, with users not activated", () => {
     const r = new ClusterRegistry({ ...base, remoteClusters: table, remoteClusterPattern: "https://{id}.example.org/" });
-    expect(r.find("ccccc")).toEqual({ id: "ccccc", url: "https://ccccc.example.org", activateUsers: false, timeoutMs: 10_000 });
+    expect(r.find("ccccc")).toEqual({ id: "ccccc", url: "https://ccccc.example.org", activateUsers: false, timeoutMs: 10_000, viaPattern: true });
   });
 
   it("uses the table only in strict mode, and reports unknown clusters as NOT_FOUND", () => {
