@@ -111,10 +111,15 @@ function selectsOnlyGuarded(ctx: RequestContext, info: GraphQLResolveInfo, guard
   return [...reached].every((name) => guarded.get(name)!.every((r) => deniedPath(ctx, r, undefined, args) === undefined));
 }
 
+/** The names in the fields' path templates, e.g. ["uuid"] for /arvados/v1/groups/{uuid}. */
+function placeholders(rests: RestAnnotation[]): string[] {
+  return [...new Set(rests.flatMap((r) => [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])))];
+}
+
 /** For a GET of one object named by an argument: its fields that carry their own @rest. */
 function guardedFields(schema: GraphQLSchema, field: GraphQLFieldConfig<unknown, RequestContext>, rests: RestAnnotation[]): Map<string, RestAnnotation[]> | undefined {
   const type = getNamedType(field.type);
-  const byArgument = rests.every((r) => r.method === "GET" && [...r.path.matchAll(/\{(\w+)\}/g)].every((m) => m[1] in (field.args ?? {})));
+  const byArgument = rests.every((r) => r.method === "GET") && placeholders(rests).every((name) => name in (field.args ?? {}));
   if (!isObjectType(type) || !byArgument) return undefined;
   const out = new Map<string, RestAnnotation[]>();
   for (const f of Object.values(type.getFields())) {
@@ -137,12 +142,13 @@ export function enforceRestScopes(schema: GraphQLSchema): GraphQLSchema {
       return {
         ...field,
         resolve(source, args, ctx, info) {
-          for (const rest of rests) {
-            const path = deniedPath(ctx, rest, source, args);
-            if (path !== undefined && !(guarded && selectsOnlyGuarded(ctx, info, guarded, args)))
-              throw forbidden(`token scopes do not allow ${rest.method} ${path}`);
-          }
-          return resolve(source, args, ctx, info);
+          const denied = rests.map((rest) => ({ rest, path: deniedPath(ctx, rest, source, args) })).find((d) => d.path !== undefined);
+          if (!denied) return resolve(source, args, ctx, info);
+          if (!guarded || !selectsOnlyGuarded(ctx, info, guarded, args))
+            throw forbidden(`token scopes do not allow ${denied.rest.method} ${denied.path}`);
+          // The object itself stays unread (its scope was denied): its sub-resources get only
+          // the arguments that name it, and check their own scopes and permissions.
+          return Object.fromEntries(placeholders(rests).map((name) => [name, args[name]]));
         },
       };
     },

@@ -235,6 +235,15 @@ describe("routing and batching", () => {
     expect(r.extensions!.fedgate.remoteRequests).toEqual({ aaaaa: 1 });
   });
 
+  it("lets a token scoped to a remote project's contents list them through another cluster", async () => {
+    const inside = await ok(gql(b.url, `mutation($o: ID) { createCollection(input: { name: "in-b-project", ownerUuid: $o }) { uuid } }`, { o: projectB }, alice.token));
+    const t = await newToken(a, alice.token, { scopes: [{ method: "GET", path: `/arvados/v1/groups/${projectB}/contents` }] });
+    const r = await ok(gql(a.url, `query($u: ID!) { project(uuid: $u) { uuid cluster contents { nodes { ... on Collection { uuid } } } } }`, { u: projectB }, t.token));
+    expect(r.project.cluster).toBe("bbbbb");
+    expect(r.project.contents.nodes).toEqual(expect.arrayContaining([{ uuid: inside.createCollection.uuid }]));
+    expect(codes(await gql(a.url, `query($u: ID!) { project(uuid: $u) { name } }`, { u: projectB }, t.token))).toEqual(["FORBIDDEN"]);
+  });
+
   it("reads 200 objects on 2 remote clusters with exactly 2 remote requests", async () => {
     const fields = [...bUuids, ...cUuids].map((u, i) => `c${i}: collection(uuid: "${u}") { uuid name }`).join("\n");
     const beforeB = await remoteRequests(a, "bbbbb");
