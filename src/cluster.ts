@@ -98,9 +98,13 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
   const analyzer = db.kind === "pglite" ? setInterval(() => void db.prisma.$executeRawUnsafe("ANALYZE").catch(() => undefined), ANALYZE_EVERY_MS) : undefined;
   analyzer?.unref();
 
-  const http = await createHttpServer({ schema, metrics, operationLimits: { maxDepth: config.limits.maxQueryDepth, maxFields: config.limits.maxQueryFields },
+  const http = await createHttpServer({
+    schema,
+    metrics,
+    operationLimits: { maxDepth: config.limits.maxQueryDepth, maxFields: config.limits.maxQueryFields },
     isKnownCluster: (id) => registry.tableIds().includes(id),
-    context, });
+    context,
+  });
   const { host, port: wanted } = listenAddress(config.listen);
   let address;
   try {

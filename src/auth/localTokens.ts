@@ -6,18 +6,18 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PrismaClient, Prisma } from "@prisma/client";
-import { LRUCache } from "lru-cache";
 import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
 import { badInput, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
 import { audit } from "../localdb/audit";
 import { toPage } from "../localdb/sql";
 import { broaderThan, clusterScopesFromJson, clusterScopesToJson, type TokenAuthority } from "./authority";
-import type { Caller, Principal } from "./principal";
+import type { Caller } from "./principal";
 import { isAdmin } from "./principal";
 import { saltSecret } from "./salt";
 import { scopesFromJson, scopesToJson } from "./scopes";
 import type { SecretBox } from "./secretBox";
+import { TokenCache, presentedKey } from "./tokenCache";
 import { formatToken, newSecret, type ParsedToken } from "./tokenString";
 
 export type VerifiedToken = {
@@ -25,7 +25,7 @@ export type VerifiedToken = {
   user: UserRecord;
   /** The secret was the HMAC for the forwarding cluster (identity look-ups only). */
   salted: boolean;
-  /** For a token from another cluster: the role groups its user can see there. */
+  /** For a token from another cluster: the role groups its user is in there, with its level. */
   homeGroups?: GroupLevel[];
 };
 /** `fresh`: the answer came from the database, not the in-memory cache. */
@@ -33,7 +33,8 @@ export type Verification = { ok: true; value: VerifiedToken; fresh: boolean } | 
 
 const USER_SELECT = { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true } as const;
 
-function sameSecret(a: string, b: string): boolean {
+/** Constant-time comparison of two secrets of any length. */
+export function sameSecret(a: string, b: string): boolean {
   // Hash first so both sides have one length; timingSafeEqual then compares in constant time.
   const ha = createHash("sha256").update(a).digest();
   const hb = createHash("sha256").update(b).digest();
@@ -41,17 +42,15 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 export class LocalTokens {
-  private readonly cache: LRUCache<string, VerifiedToken>;
+  private readonly cache = new TokenCache<VerifiedToken>(20_000);
   private readonly revokeListeners: ((uuids: string[]) => Promise<void>)[] = [];
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clusterId: string,
     private readonly box: SecretBox,
-    cacheSeconds: number,
-  ) {
-    this.cache = new LRUCache({ max: 20_000, ttl: Math.max(cacheSeconds, 0) * 1000 || 1 });
-  }
+    private readonly cacheSeconds: number,
+  ) {}
 
   /** Called with the uuids of every token revoked (the federation pushes them to remotes). */
   onRevoke(listener: (uuids: string[]) => Promise<void>): void {
@@ -77,7 +76,7 @@ export class LocalTokens {
    */
   async verify(parsed: ParsedToken, saltedFor?: string): Promise<Verification> {
     // Everything presented is in the key: a cached raw token must not vouch for its salted or container-bound forms.
-    const key = createHash("sha256").update(`${parsed.uuid}/${parsed.secret}/${parsed.containerUuid ?? ""}/${saltedFor ?? ""}`).digest("base64");
+    const key = presentedKey(parsed.uuid, parsed.secret, parsed.containerUuid ?? "", saltedFor ?? "");
     const cached = this.cache.get(key);
     if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached, fresh: false };
 
@@ -94,7 +93,7 @@ export class LocalTokens {
     const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
     if (!user) return { ok: false, reason: "token's user no longer exists" };
     const value = { token: this.toRecord(row), user, salted };
-    this.cache.set(key, value);
+    this.cache.set(key, row.uuid, value, this.cacheSeconds * 1000);
     return { ok: true, value, fresh: true };
   }
 
@@ -151,15 +150,9 @@ export class LocalTokens {
       await audit(tx, this.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { cascade: uuids.length - 1 } });
       return uuids;
     });
-    this.forget(revoked);
+    for (const u of revoked) this.cache.forget(u);
     await Promise.all(this.revokeListeners.map((l) => l(revoked)));
     return this.toRecord((await this.prisma.apiToken.findUnique({ where: { uuid } }))!);
-  }
-
-  /** Drops cached verifications of these tokens. */
-  forget(uuids: string[]): void {
-    const set = new Set(uuids);
-    for (const [key, v] of this.cache.entries()) if (set.has(v.token.uuid)) this.cache.delete(key);
   }
 
   async list(c: Caller, o: PageOptions & { userUuid?: string }): Promise<Page<TokenRecord>> {
@@ -171,11 +164,5 @@ export class LocalTokens {
       take: o.first + 1,
     });
     return toPage(rows.map((r) => this.toRecord(r)), o.first);
-  }
-
-  /** The record of the caller's own token (the root token has none). */
-  current(p: Principal): TokenRecord {
-    if (!p.token) throw notFound("token", "current");
-    return p.token;
   }
 }

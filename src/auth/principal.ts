@@ -21,8 +21,8 @@ export interface Principal {
    */
   saltedFor?: string;
   /**
-   * For a user from another cluster: the role groups its home cluster says it can see. Links
-   * here from those groups count for it, as its own links do.
+   * For a user from another cluster: the role groups its home cluster says it is in, with its
+   * level in each. Links here from those groups count for it, up to that level.
    */
   homeGroups?: GroupLevel[];
 }

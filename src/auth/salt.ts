@@ -4,7 +4,7 @@
  */
 import { createHmac } from "node:crypto";
 import { clusterOf } from "../ids";
-import { isSaltedSecret, parseToken } from "./tokenString";
+import { parseToken } from "./tokenString";
 
 export function saltSecret(secret: string, clusterId: string): string {
   return createHmac("sha1", secret).update(clusterId).digest("hex");
@@ -22,5 +22,3 @@ export function saltToken(token: string, targetCluster: string): string {
   if (parsed.secret.length === 40) return token;
   return `v2/${parsed.uuid}/${saltSecret(parsed.secret, targetCluster)}`;
 }
-
-export { isSaltedSecret };

@@ -5,15 +5,14 @@
  * merged into one request. The local record of the remote user is created or updated; the
  * home cluster's real secret is never seen here, let alone stored.
  */
-import { createHash } from "node:crypto";
 import type { PrismaClient } from "@prisma/client";
-import { LRUCache } from "lru-cache";
 import type { GraphQLError } from "graphql";
 import type { GroupLevel, UserRecord } from "../api/types";
 import { isPermissionLevel } from "../permissions/levels";
 import type { RemoteTokenValidator } from "../auth/authenticator";
 import type { VerifiedToken } from "../auth/localTokens";
 import { saltToken } from "../auth/salt";
+import { TokenCache, presentedKey } from "../auth/tokenCache";
 import type { ParsedToken } from "../auth/tokenString";
 import { codeOf, unauthenticated } from "../errors";
 import { clusterOf, kindOf } from "../ids";
@@ -32,23 +31,13 @@ export interface RemoteTokenOptions {
   negativeCacheSeconds: number;
 }
 
-/** One request: who the token belongs to, its scopes and expiry, and the role groups its user can see at home. */
+/** One request: who the token belongs to, its scopes and expiry, and the role groups its user is in at home. */
 const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } visibleGroups { uuid level } }`;
 
 type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: GroupLevel[] | null };
 
 export class RemoteTokens implements RemoteTokenValidator {
-  /** Cache keys by token uuid, so a revocation hint costs one look-up, not a scan. */
-  private readonly keysByUuid = new Map<string, Set<string>>();
-  private readonly cache = new LRUCache<string, Entry & { uuid: string }>({
-    max: 50_000,
-    ttl: 1000,
-    dispose: (entry, key) => {
-      const keys = this.keysByUuid.get(entry.uuid);
-      keys?.delete(key);
-      if (keys?.size === 0) this.keysByUuid.delete(entry.uuid);
-    },
-  });
+  private readonly cache = new TokenCache<Entry>(50_000);
   private readonly inflight = new Map<string, Promise<Entry>>();
   /** Validations under way per token uuid: a hint arriving meanwhile marks them stale. */
   private readonly fetching = new Map<string, Set<{ stale: boolean }>>();
@@ -56,12 +45,12 @@ export class RemoteTokens implements RemoteTokenValidator {
   constructor(private readonly o: RemoteTokenOptions) {}
 
   async validate(token: string, parsed: ParsedToken): Promise<VerifiedToken> {
-    const key = cacheKey(token);
-    let entry: Entry | undefined = this.cache.get(key);
+    const key = presentedKey(token);
+    let entry = this.cache.get(key);
     if (!entry) {
       let pending = this.inflight.get(key);
       if (!pending) {
-        pending = this.fetch(token, parsed).finally(() => this.inflight.delete(key));
+        pending = this.fetch(token, parsed, key).finally(() => this.inflight.delete(key));
         this.inflight.set(key, pending);
       }
       entry = await pending;
@@ -72,18 +61,18 @@ export class RemoteTokens implements RemoteTokenValidator {
 
   /** Drops what is cached about token `uuid` (a revocation hint): the next use validates again. */
   forget(uuid: string): void {
-    for (const key of [...(this.keysByUuid.get(uuid) ?? [])]) this.cache.delete(key);
+    this.cache.forget(uuid);
     for (const marker of this.fetching.get(uuid) ?? []) marker.stale = true;
   }
 
-  private async fetch(token: string, parsed: ParsedToken): Promise<Entry> {
+  private async fetch(token: string, parsed: ParsedToken, key: string): Promise<Entry> {
     const marker = { stale: false };
     const markers = this.fetching.get(parsed.uuid) ?? new Set();
     this.fetching.set(parsed.uuid, markers.add(marker));
     try {
       const entry = await this.ask(token, parsed);
       // A hint that arrived while we asked may concern this very answer: use it once, keep it not.
-      if (!(entry.ok && marker.stale)) this.remember(token, parsed.uuid, entry);
+      if (!(entry.ok && marker.stale)) this.remember(key, parsed.uuid, entry);
       return entry;
     } finally {
       markers.delete(marker);
@@ -111,13 +100,10 @@ export class RemoteTokens implements RemoteTokenValidator {
     return { ok: true, value: { token: { ...record, homeCluster: home }, user, salted: false, homeGroups } };
   }
 
-  private remember(token: string, uuid: string, entry: Entry): void {
+  private remember(key: string, uuid: string, entry: Entry): void {
     let ttl = (entry.ok ? this.o.cacheSeconds : this.o.negativeCacheSeconds) * 1000;
     if (entry.ok && entry.value.token.expiresAt) ttl = Math.min(ttl, entry.value.token.expiresAt.getTime() - Date.now());
-    if (ttl <= 0) return;
-    const key = cacheKey(token);
-    this.cache.set(key, { ...entry, uuid }, { ttl });
-    this.keysByUuid.set(uuid, (this.keysByUuid.get(uuid) ?? new Set()).add(key));
+    this.cache.set(key, uuid, entry, ttl);
   }
 
   /**
@@ -141,8 +127,4 @@ export class RemoteTokens implements RemoteTokenValidator {
     if (!existing) log.info("remote user recorded", { userUuid: row.uuid, cluster: home, isActive });
     return row;
   }
-}
-
-function cacheKey(token: string): string {
-  return createHash("sha256").update(token).digest("base64");
 }

@@ -26,7 +26,7 @@ function failureOf(cluster: string, e: unknown): ClusterFailure {
 }
 
 /** Bounded so one huge request does not become one huge remote call. */
-export const MAX_BATCH = 500;
+const MAX_BATCH = 500;
 
 export interface RouterDeps {
   local: LocalClusterApi;

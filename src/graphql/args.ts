@@ -20,10 +20,10 @@ export function uuidArg(value: string, name: string, ...kinds: Kind[]): string {
   return value;
 }
 
-/** A batch of uuids of one kind, at most one page's worth. */
-export function uuidsArg(values: string[], limits: Limits, kind: Kind): string[] {
+/** A batch of uuids of the given kinds, at most one page's worth, without repeats. */
+export function uuidsArg(values: string[], limits: Limits, ...kinds: Kind[]): string[] {
   if (values.length > limits.maxPageSize) throw badInput(`uuids: at most ${limits.maxPageSize} at once`);
-  return [...new Set(values.map((v, i) => uuidArg(v, `uuids[${i}]`, kind)))];
+  return [...new Set(values.map((v, i) => uuidArg(v, `uuids[${i}]`, ...kinds)))];
 }
 
 /** Cursors are opaque to clients; inside they are the last uuid of the previous page. */

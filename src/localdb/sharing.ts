@@ -3,6 +3,7 @@
  * the caller can see, and what other users shared with it.
  */
 import { Prisma } from "@prisma/client";
+import { systemUser } from "../auth/authenticator";
 import { subjectsOf, type Caller } from "../auth/principal";
 import type { CollectionRecord, ContentRecord, GroupLevel, GroupRecord, ListOptions, Page, SubjectRecord } from "../api/types";
 import { levelFromRank } from "../permissions/levels";
@@ -45,7 +46,7 @@ export async function subjectList(ctx: LocalContext, c: Caller, o: ListOptions):
   const p = o.search ? prefixPattern(o.search) : undefined;
   const userSearch = p ? Prisma.sql`AND (lower(u.email) LIKE ${p} OR lower(u.full_name) LIKE ${p})` : Prisma.empty;
   const groupSearch = p ? Prisma.sql`AND lower(g.name) LIKE ${p}` : Prisma.empty;
-  const system = `${ctx.clusterId}-tpzed-000000000000000`;
+  const system = systemUser(ctx.clusterId).uuid;
   const rows = await ctx.prisma.$queryRaw<SubjectRecord[]>`
     SELECT * FROM (
       SELECT u.uuid, 'user' AS kind, u.full_name AS name, u.email, NULL AS "groupClass" FROM users u

@@ -1,7 +1,7 @@
 import type { UpdateGroupInput } from "../../api/types";
 import { badInput } from "../../errors";
 import { isPermissionLevel, type PermissionLevel } from "../../permissions/levels";
-import { clustersArg, pageArgs, searchArg, uuidArg } from "../args";
+import { clustersArg, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { clusterField, connection } from "./shared";
 
@@ -25,11 +25,8 @@ export const permissionResolvers = {
       })),
     sharedWithMe: async (_: unknown, a: ListArgs, ctx: RequestContext) =>
       connection(ctx, await ctx.api.sharedWithMe(callerOf(ctx), { ...pageArgs(a, ctx.limits), clusters: clustersArg(a.clusters) })),
-    visibleSubjects: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) => {
-      const uuids = a.uuids.map((u, i) => uuidArg(u, `uuids[${i}]`, ...SUBJECT_KINDS));
-      if (uuids.length > ctx.limits.maxPageSize) throw badInput(`uuids: at most ${ctx.limits.maxPageSize} at once`);
-      return ctx.api.subjectsVisible(callerOf(ctx), [...new Set(uuids)]);
-    },
+    visibleSubjects: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) =>
+      ctx.api.subjectsVisible(callerOf(ctx), uuidsArg(a.uuids, ctx.limits, ...SUBJECT_KINDS)),
     visibleGroups: (_: unknown, __: unknown, ctx: RequestContext) => ctx.api.visibleGroups(callerOf(ctx)),
   },
   Mutation: {

@@ -1,0 +1,45 @@
+/**
+ * A bounded cache of answers about tokens, keyed by a digest of what was presented and
+ * indexed by token uuid, so that a revocation (local, or a hint from the home cluster) drops
+ * every cached answer for that token in one look-up rather than a scan.
+ */
+import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
+
+/** A cache key that never holds the presented secret itself. */
+export function presentedKey(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("/")).digest("base64");
+}
+
+export class TokenCache<V extends {}> {
+  private readonly keysByUuid = new Map<string, Set<string>>();
+  private readonly lru: LRUCache<string, { uuid: string; value: V }>;
+
+  constructor(max: number) {
+    this.lru = new LRUCache({
+      max,
+      ttl: 1000, // every entry is set with its own ttl
+      dispose: (entry, key) => {
+        const keys = this.keysByUuid.get(entry.uuid);
+        keys?.delete(key);
+        if (keys?.size === 0) this.keysByUuid.delete(entry.uuid);
+      },
+    });
+  }
+
+  get(key: string): V | undefined {
+    return this.lru.get(key)?.value;
+  }
+
+  /** Keeps `value` for `ttlMs` (nothing is kept for a ttl of zero or less). */
+  set(key: string, uuid: string, value: V, ttlMs: number): void {
+    if (ttlMs <= 0) return;
+    this.lru.set(key, { uuid, value }, { ttl: ttlMs });
+    this.keysByUuid.set(uuid, (this.keysByUuid.get(uuid) ?? new Set()).add(key));
+  }
+
+  /** Drops every answer cached about token `uuid`. */
+  forget(uuid: string): void {
+    for (const key of [...(this.keysByUuid.get(uuid) ?? [])]) this.lru.delete(key);
+  }
+}
