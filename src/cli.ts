@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type ClusterConfig } from "./config/config";
 import { startCluster } from "./cluster";
 import { openDatabase } from "./db/database";
+import { DataDirInUseError } from "./db/dataDirLock";
 import { migrate } from "./db/migrate";
 import { log } from "./log";
 import { runDemo } from "./demo";
@@ -145,6 +146,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       process.stderr.write(`fedgate: ${e.message}\n`);
       return 78; // EX_CONFIG
+    }
+    if (e instanceof DataDirInUseError) {
+      process.stderr.write(`fedgate: ${e.message}\n`);
+      return 75; // EX_TEMPFAIL: try again once the other process is gone
     }
     throw e;
   }

@@ -7,6 +7,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Client as PgClient } from "pg";
+import { lockDataDir } from "./dataDirLock";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
 export interface SqlRunner {
@@ -50,7 +51,14 @@ function openPostgres(url: string): Database {
 }
 
 async function openPglite(dataDir?: string): Promise<Database> {
-  const pglite = await PGlite.create(dataDir);
+  const release = dataDir ? lockDataDir(dataDir) : () => undefined;
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir);
+  } catch (e) {
+    release();
+    throw e;
+  }
   // pglite-prisma-adapter 0.6 pins an older @prisma/driver-adapter-utils; the runtime
   // interface is the same (verified by the whole suite), only the type identities differ.
   const adapter = new PrismaPGlite(pglite) as unknown as PrismaPg;
@@ -65,6 +73,7 @@ async function openPglite(dataDir?: string): Promise<Database> {
     async close() {
       await prisma.$disconnect();
       await pglite.close();
+      release();
     },
   };
 }

@@ -239,6 +239,32 @@ describe("fedgate migrate", () => {
   }, 100_000);
 });
 
+describe("one process per embedded data folder", () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), "fedgate-e2e-"));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("refuses user create and migrate on a folder a running server holds, naming it and --url; works once it stops", async () => {
+    const env = baseEnv({ FEDGATE_DATA_DIR: dataDir, FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN, FEDGATE_LISTEN: `127.0.0.1:${await freePort()}` });
+    const server = start(["serve"], env);
+    await ready(server);
+    for (const args of [["user", "create", "--email", "lost@example.org"], ["migrate"]]) {
+      const refused = await run(args, env, 45_000);
+      expect(refused.code).toBe(75);
+      expect(refused.stderr).toContain(`in use by process ${server.child.pid}`);
+      expect(refused.stderr).toContain("--url");
+      expect(refused.stdout).toBe("");
+    }
+    server.child.kill("SIGTERM");
+    expect((await exitWithin(server, 10_000)).code).toBe(0);
+    const created = await run(["user", "create", "--email", "kept@example.org"], env, 45_000);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^[a-z0-9]{5}-tpzed-[a-z0-9]{15}\n$/);
+  }, 150_000);
+});
+
 describe("fedgate demo (npm start): a local federation in one command", () => {
   it("starts three clusters, prints working tokens, and serves queries that cross clusters; stops on SIGINT", async () => {
     const base = 20_000 + ((await freePort()) % 20_000);
