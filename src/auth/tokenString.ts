@@ -1,5 +1,7 @@
 /**
- * The Arvados v2 token wire format: `v2/<token uuid>/<secret>[/<container uuid>]`.
+ * The Arvados v2 token wire format: `v2/<token uuid>/<secret>[/<container uuid>]`. Fields
+ * after the secret are ignored unless the 4th is a container uuid (a binding), as Arvados
+ * ignores them so that older servers accept future formats.
  */
 import { INFIX, UUID_RE, randomChars } from "../ids";
 
@@ -25,16 +27,14 @@ export function formatToken(t: ParsedToken): string {
 
 /** Parses a v2 token; undefined when the string is not one (callers decide the error). */
 export function parseToken(token: string): ParsedToken | undefined {
-  const parts = token.split("/");
-  if (parts.length < 3 || parts.length > 4 || parts[0] !== "v2") return undefined;
-  const [, uuid, secret, containerUuid] = parts;
-  const m = UUID_RE.exec(uuid);
-  if (!m || m[2] !== INFIX.token || !SECRET_RE.test(secret)) return undefined;
-  if (containerUuid !== undefined) {
-    const c = UUID_RE.exec(containerUuid);
-    if (!c || c[2] !== INFIX.container) return undefined;
-  }
-  return { uuid, secret, containerUuid };
+  const [prefix, uuid, secret, fourth] = token.split("/", 4);
+  if (prefix !== "v2" || uuid === undefined || secret === undefined) return undefined;
+  if (UUID_RE.exec(uuid)?.[2] !== INFIX.token || !SECRET_RE.test(secret)) return undefined;
+  return { uuid, secret, containerUuid: isContainerUuid(fourth) ? fourth : undefined };
+}
+
+function isContainerUuid(field: string | undefined): field is string {
+  return field !== undefined && UUID_RE.exec(field)?.[2] === INFIX.container;
 }
 
 export function isSaltedSecret(secret: string): boolean {

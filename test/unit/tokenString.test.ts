@@ -18,10 +18,19 @@ describe("parseToken and formatToken", () => {
   });
 
   it.each([
+    ["a fourth and fifth field (Arvados' remote_user_test)", `v2/${UUID}/${SECRET}/foo/bar`],
     ["a fourth field that is not a container uuid", `v2/${UUID}/${SECRET}/zzzzz-xvhdp-0123456789abcde`],
-    ["a fourth field that is not a uuid", `v2/${UUID}/${SECRET}/nonsense`],
     ["an empty fourth field", `v2/${UUID}/${SECRET}/`],
-    ["five fields", `v2/${UUID}/${SECRET}/${CONTAINER}/x`],
+    ["many empty fields", `v2/${UUID}/${SECRET}////`],
+  ])("ignore the fields after the secret when the 4th is not a container uuid: %s", (_, text) => {
+    expect(parseToken(text)).toEqual({ uuid: UUID, secret: SECRET, containerUuid: undefined });
+  });
+
+  it("keep a container binding and ignore the fields after it", () => {
+    expect(parseToken(`v2/${UUID}/${SECRET}/${CONTAINER}/future/fields`)).toEqual({ uuid: UUID, secret: SECRET, containerUuid: CONTAINER });
+  });
+
+  it.each([
     ["a uuid that does not name a token", `v2/zzzzz-tpzed-077z32aux8dg2s1/${SECRET}`],
     ["a malformed uuid", `v2/zzzzz-gj3su-short/${SECRET}`],
     ["a v1 prefix", `v1/${UUID}/${SECRET}`],
@@ -29,6 +38,9 @@ describe("parseToken and formatToken", () => {
     ["an empty secret", `v2/${UUID}/`],
     ["a short secret", `v2/${UUID}/abc123`],
     ["a secret with punctuation", `v2/${UUID}/${SECRET.slice(0, 40)}-${SECRET.slice(41)}`],
+    ["a bad secret before extra fields", `v2/${UUID}/abc/${SECRET}`],
+    ["a v2 prefix alone", `v2`],
+    ["no secret field", `v2/${UUID}`],
     ["a bare secret", SECRET],
   ])("reject %s", (_, text) => {
     expect(parseToken(text)).toBeUndefined();
