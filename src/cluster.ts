@@ -6,6 +6,7 @@ import type { HeaderMap } from "@apollo/server";
 import type { ClusterConfig } from "./config/config";
 import { openDatabase, type Database } from "./db/database";
 import { migrate } from "./db/migrate";
+import { budgetedPrisma } from "./db/queryBudget";
 import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
 import { LocalTokens } from "./auth/localTokens";
 import { SecretBox } from "./auth/secretBox";
@@ -58,14 +59,16 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
   const db = await prepareDatabase(config);
   const metrics = createMetrics(config.clusterId);
   const registry = new ClusterRegistry(config);
-  const baseTransport: TransportDeps = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
+  const baseTransport: TransportDeps = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests, maxResponseBytes: config.limits.maxRemoteResponseBytes };
+  // What requests do in the database counts towards their database-time budget.
+  const prisma = budgetedPrisma(db.prisma);
 
   const secretBox = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
-  const localTokens = new LocalTokens(db.prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds);
+  const localTokens = new LocalTokens(prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds);
   const revocations = new RevocationPush(db.prisma, registry, baseTransport);
   localTokens.onRevoke((uuids) => revocations.push(uuids));
   const remoteTokens = new RemoteTokens({
-    prisma: db.prisma,
+    prisma,
     registry,
     transport: baseTransport,
     cacheSeconds: config.tokens.remoteCacheSeconds,
@@ -79,7 +82,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
   });
-  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens: localTokens });
+  const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens });
   const schema = buildSchema({ forgetRemoteToken: (uuid) => remoteTokens.forget(uuid) });
 
   async function context(headers: HeaderMap): Promise<RequestContext> {
@@ -101,7 +104,8 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
   const http = await createHttpServer({
     schema,
     metrics,
-    operationLimits: { maxDepth: config.limits.maxQueryDepth, maxFields: config.limits.maxQueryFields },
+    limits: config.limits,
+    http: config.http,
     isKnownCluster: (id) => registry.tableIds().includes(id),
     context,
   });

@@ -1,21 +1,24 @@
 /**
  * HTTP at the edge: /graphql (GET and POST, GraphQL over HTTP through Apollo Server),
  * /_health/ping and /metrics. Every error answer is GraphQL-shaped JSON with a code, never an
- * HTML page or a stack trace.
+ * HTML page or a stack trace. Every request is bounded: its headers and body by deadlines, its
+ * operation by depth and cost, its database time, and its response by a byte cap.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { GraphQLError } from "graphql";
-import { REQUEST_STATUS } from "./errors";
+import { withDatabaseBudget } from "./db/queryBudget";
+import { ErrorCode, REQUEST_STATUS } from "./errors";
 import { log } from "./log";
 import type { Metrics } from "./metrics";
 import type { RequestContext } from "./graphql/context";
 import { inputTextPlugin } from "./graphql/inputText";
-import { operationLimitsRule, type OperationLimits } from "./graphql/operationLimits";
+import { operationLimitsRule } from "./graphql/operationLimits";
+import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 
 const MAX_BODY_BYTES = 1 << 20;
 export const STATS_HEADER = "x-fedgate-stats";
@@ -23,11 +26,28 @@ export const STATS_HEADER = "x-fedgate-stats";
 export interface ServerOptions {
   schema: GraphQLSchema;
   metrics: Metrics;
-  operationLimits: OperationLimits;
+  limits: RequestLimits;
+  http: HttpLimits;
   /** Whether a cluster id names a cluster this one knows (metrics label only known ones). */
   isKnownCluster(id: string): boolean;
   /** Builds the request context from the request headers (authentication happens here). */
   context(headers: HeaderMap): Promise<RequestContext>;
+}
+
+/** What one request may ask for and answer (config `limits`). */
+export interface RequestLimits extends CostBudget {
+  maxQueryDepth: number;
+  maxQueryFields: number;
+  maxResponseBytes: number;
+  maxDatabaseMsPerRequest: number;
+}
+
+/** Deadlines and caps of the listener (config `http`). */
+export interface HttpLimits {
+  headersTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  keepAliveTimeoutSeconds: number;
+  maxConnections: number;
 }
 
 export interface HttpServer {
@@ -62,6 +82,10 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
     if (typeof own === "string") return { ...formatted, extensions: { ...formatted.extensions, code: own } };
   }
   if (formatted.extensions?.code !== "INTERNAL_SERVER_ERROR") return formatted;
+  // Apollo's own refusals of a request (a persisted-query hash that does not match…) carry a
+  // 4xx status but no code: the client's mistake, not ours.
+  const status = error instanceof GraphQLError ? (error.extensions?.http as { status?: number } | undefined)?.status : undefined;
+  if (status !== undefined && status >= 400 && status < 500) return { ...formatted, extensions: { ...formatted.extensions, code: "BAD_REQUEST" } };
   log.error("unexpected error", { error: error instanceof Error ? error.message : String(error), path: formatted.path?.join(".") });
   return { message: "internal error", path: formatted.path, locations: formatted.locations, extensions: { code: "INTERNAL_SERVER_ERROR" } };
 }
@@ -75,6 +99,17 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   sendJson(res, status, { errors: [{ message, extensions: { code } }] });
 }
 
+/** The whole response body, or undefined when it exceeds `max` bytes. */
+async function responseText(body: HTTPGraphQLResponse["body"], max: number): Promise<string | undefined> {
+  if (body.kind === "complete") return Buffer.byteLength(body.string) > max ? undefined : body.string;
+  let text = "";
+  for await (const chunk of body.asyncIterator) {
+    text += chunk;
+    if (Buffer.byteLength(text) > max) return undefined;
+  }
+  return text;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -84,6 +119,20 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Deadlines for receiving a request (headers, then the whole body), so that clients trickling
+ * bytes cannot hold connections; checked every second rather than Node's default 30 s.
+ */
+function listenerOptions(h: HttpLimits) {
+  const headersTimeout = h.headersTimeoutSeconds * 1000;
+  return {
+    headersTimeout,
+    requestTimeout: h.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: h.keepAliveTimeoutSeconds * 1000,
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  };
 }
 
 export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
@@ -96,7 +145,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    validationRules: [operationLimitsRule(o.operationLimits)],
+    validationRules: [operationLimitsRule({ maxDepth: o.limits.maxQueryDepth, maxFields: o.limits.maxQueryFields })],
     formatError,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
@@ -104,6 +153,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
       ApolloServerPluginSchemaReportingDisabled(),
       reportingPlugin,
       inputTextPlugin as ApolloServerPlugin<RequestContext>,
+      queryCostPlugin(o.limits) as ApolloServerPlugin<RequestContext>,
     ],
   });
   await apollo.start();
@@ -131,7 +181,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     // The header is only an assertion: label known clusters only, so labels stay bounded.
     const forwardedFor = headers.get("x-fedgate-forwarded-for");
     o.metrics.graphqlRequests.inc({ forwarded_for: forwardedFor == null ? "" : o.isKnownCluster(forwardedFor) ? forwardedFor : "unknown" });
-    const result = await apollo.executeHTTPGraphQLRequest({
+    const execute = () => apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
       context: async () => {
         try {
@@ -145,11 +195,14 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
         }
       },
     });
+    const result = await withDatabaseBudget(o.limits.maxDatabaseMsPerRequest, execute);
+    const text = await responseText(result.body, o.limits.maxResponseBytes);
+    // Never a truncated JSON: an answer over the cap is replaced, whole, by an error.
+    if (text === undefined)
+      return sendError(res, 400, ErrorCode.QUERY_TOO_COMPLEX, `the response exceeds ${o.limits.maxResponseBytes} bytes; ask for less at once`);
     res.statusCode = result.status ?? 200;
     for (const [k, v] of result.headers) res.setHeader(k, v);
-    if (result.body.kind === "complete") return void res.end(result.body.string);
-    for await (const chunk of result.body.asyncIterator) res.write(chunk);
-    res.end();
+    res.end(text);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -163,14 +216,14 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     sendError(res, 404, "NOT_FOUND", `no route for ${req.method} ${url.pathname}`);
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer(listenerOptions(o.http), (req, res) => {
     route(req, res).catch((e) => {
       log.error("request failed", { error: (e as Error).message });
       if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", "internal error");
       else res.end();
     });
   });
-  server.keepAliveTimeout = 5000;
+  server.maxConnections = o.http.maxConnections;
 
   return {
     server,

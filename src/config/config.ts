@@ -72,18 +72,44 @@ const schema = z
         defaultPageSize: z.number().int().positive().default(100),
         maxPageSize: z.number().int().positive().max(10_000).default(1000),
         maxQueryDepth: z.number().int().positive().max(100).default(12),
-        /** Field selections one operation may make (aliases and fragments counted). */
+        /** Field selections one operation may make (aliases, fragments and __typename counted). */
         maxQueryFields: z.number().int().positive().max(100_000).default(2000),
+        /** What one operation may cost, computed before it runs (src/graphql/queryCost.ts says how). */
+        maxQueryCost: z.number().int().positive().default(50_000),
+        /** Bytes of one response at most; a larger answer is replaced by a QUERY_TOO_COMPLEX error. */
+        maxResponseBytes: z.number().int().positive().default(32 << 20),
+        /** Bytes read from one answer of another cluster at most; more fails that call (UNAVAILABLE). */
+        maxRemoteResponseBytes: z.number().int().positive().default(64 << 20),
+        /** Database time one request may use (PGlite shares the event loop); later queries of it fail. */
+        maxDatabaseMsPerRequest: z.number().int().positive().default(10_000),
         /** HTTP requests one GraphQL request may cause to other clusters. */
         maxRemoteRequests: z.number().int().positive().max(10_000).default(64),
         /** Validations of one token one caller cluster may ask for per minute (cache misses). */
         remoteValidationsPerMinute: z.number().int().positive().default(60),
       })
-      .default({ defaultPageSize: 100, maxPageSize: 1000, maxQueryDepth: 12, maxQueryFields: 2000, maxRemoteRequests: 64, remoteValidationsPerMinute: 60 }),
+      .default({
+        defaultPageSize: 100, maxPageSize: 1000, maxQueryDepth: 12, maxQueryFields: 2000, maxQueryCost: 50_000, maxResponseBytes: 32 << 20,
+        maxRemoteResponseBytes: 64 << 20, maxDatabaseMsPerRequest: 10_000, maxRemoteRequests: 64, remoteValidationsPerMinute: 60,
+      }),
+    /** Deadlines and caps of the HTTP listener, against clients that hold connections open. */
+    http: z
+      .strictObject({
+        /** Time to receive a request's headers. */
+        headersTimeoutSeconds: z.number().positive().max(600).default(10),
+        /** Time to receive a whole request, headers and body. */
+        requestTimeoutSeconds: z.number().positive().max(3_600).default(30),
+        /** How long an idle keep-alive connection is kept. */
+        keepAliveTimeoutSeconds: z.number().positive().max(600).default(5),
+        /** Connections open at once; more are refused (closed) at once. */
+        maxConnections: z.number().int().positive().default(1_000),
+      })
+      .default({ headersTimeoutSeconds: 10, requestTimeoutSeconds: 30, keepAliveTimeoutSeconds: 5, maxConnections: 1_000 }),
   })
   .superRefine((c, ctx) => {
     if (c.limits.defaultPageSize > c.limits.maxPageSize)
       ctx.addIssue({ code: "custom", path: ["limits", "defaultPageSize"], message: "must not exceed limits.maxPageSize" });
+    if (c.http.headersTimeoutSeconds > c.http.requestTimeoutSeconds)
+      ctx.addIssue({ code: "custom", path: ["http", "headersTimeoutSeconds"], message: "must not exceed http.requestTimeoutSeconds" });
     if (c.remoteClusters[c.clusterId])
       ctx.addIssue({ code: "custom", path: ["remoteClusters", c.clusterId], message: "is this cluster's own id" });
     if (c.databaseUrl && c.dataDir)

@@ -19,7 +19,7 @@ import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
 import type { ClusterRegistry } from "./registry";
 import { REMOTE_FIELDS, toToken } from "./remoteClient";
-import { callRemote, type TransportDeps } from "./transport";
+import { callRemote, isRemoteRefusal, type TransportDeps } from "./transport";
 
 type Entry = { ok: true; value: VerifiedToken } | { ok: false; error: GraphQLError };
 
@@ -89,8 +89,10 @@ export class RemoteTokens implements RemoteTokenValidator {
       data = await callRemote(this.o.transport, target, saltToken(token, this.o.registry.selfId), "ValidateToken", VALIDATE, {});
     } catch (e) {
       const code = codeOf(e);
-      if (code === "UNAUTHENTICATED" || code === "FORBIDDEN") return { ok: false, error: unauthenticated(`token refused by its home cluster ${home}`) };
-      throw e; // UNAVAILABLE and the like: not cached, the next request tries again
+      // A bare 4xx is the home cluster refusing (Arvados answers 401), not failing: a refusal, cached as one.
+      if (code === "UNAUTHENTICATED" || code === "FORBIDDEN" || isRemoteRefusal(e))
+        return { ok: false, error: unauthenticated(`token refused by its home cluster ${home}`) };
+      throw e; // a 5xx, a timeout, no answer: UNAVAILABLE, not cached, the next request tries again
     }
     const record = toToken(data.currentToken);
     if (record.uuid !== parsed.uuid) return { ok: false, error: unauthenticated(`cluster ${home} answered for another token`) };

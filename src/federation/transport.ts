@@ -2,6 +2,7 @@
  * One HTTP request to another cluster's /graphql: the caller's token salted for that cluster,
  * the header naming this cluster, a timeout, and a count in the metrics and the request stats.
  * Failures become errors with stable codes naming the cluster; nothing here logs a token.
+ * The answer is read with a byte cap, so a peer cannot make this process buffer without bound.
  */
 import { GraphQLError } from "graphql";
 import type { Counter } from "prom-client";
@@ -17,7 +18,27 @@ export interface TransportDeps {
   /** The GraphQL request this call is made for, and how many remote calls it may make in all. */
   stats?: RequestStats;
   maxRequests?: number;
+  /** Bytes read from one answer at most; a longer answer fails the call (default: unbounded). */
+  maxResponseBytes?: number;
 }
+
+/**
+ * A cluster's answer that was not a GraphQL response, with its HTTP status: a bare 4xx is that
+ * cluster refusing the request, a 5xx is it failing. Reported as UNAVAILABLE either way; callers
+ * that must tell a refusal apart (token validation) look at the status.
+ */
+export class RemoteHttpError extends GraphQLError {
+  constructor(
+    readonly status: number,
+    cluster: string,
+    message: string,
+  ) {
+    super(message, { extensions: { code: "UNAVAILABLE", cluster } });
+  }
+}
+
+/** Whether `e` is a cluster answering a bare 4xx (a refusal, not a failure of that cluster). */
+export const isRemoteRefusal = (e: unknown): boolean => e instanceof RemoteHttpError && e.status >= 400 && e.status < 500;
 
 interface GraphQLResponse {
   data?: Record<string, unknown> | null;
@@ -60,15 +81,43 @@ export async function callRemote<T>(
   }
   let body: GraphQLResponse;
   try {
-    body = (await res.json()) as GraphQLResponse;
-  } catch {
-    throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without a GraphQL response`, target.id);
+    body = JSON.parse(await readCapped(res, deps.maxResponseBytes ?? Infinity, target.id)) as GraphQLResponse;
+  } catch (e) {
+    if (e instanceof GraphQLError) throw e;
+    if (e instanceof SyntaxError)
+      throw new RemoteHttpError(res.status, target.id, `cluster ${target.id} answered HTTP ${res.status} without a GraphQL response`);
+    const timedOut = (e as Error).name === "TimeoutError";
+    throw unavailable(timedOut ? `cluster ${target.id} did not answer within ${target.timeoutMs} ms` : `cluster ${target.id} broke off its answer`, target.id);
   }
+  if (!body || typeof body !== "object")
+    throw new RemoteHttpError(res.status, target.id, `cluster ${target.id} answered HTTP ${res.status} without a GraphQL response`);
   // The federation's queries are all or nothing: any error fails the call.
   const first = body.errors?.[0];
   if (first) throw remoteError(target.id, first);
-  if (!body.data) throw unavailable(`cluster ${target.id} answered HTTP ${res.status} without data`, target.id);
+  if (!body.data) throw new RemoteHttpError(res.status, target.id, `cluster ${target.id} answered HTTP ${res.status} without data`);
   return body.data as T;
+}
+
+/** The answer's body as text, read as it streams in and abandoned past `max` bytes. */
+async function readCapped(res: Response, max: number, cluster: string): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw unavailable(`cluster ${cluster} answered more than ${max} bytes`, cluster);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      size += chunk.byteLength;
+      if (size > max) throw unavailable(`cluster ${cluster} answered more than ${max} bytes`, cluster);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    await res.body?.cancel().catch(() => undefined);
+    throw e;
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** A remote error keeps its code (a remote NOT_FOUND stays NOT_FOUND) and names the cluster. */

@@ -1,8 +1,10 @@
 /**
  * Bounds what one operation may ask for, before it runs: how deep its fields nest and how
  * many field selections it makes in all (aliases counted, fragments counted each time they are
- * spread), so one request can neither nest nor fan out without bound. Introspection counts
- * towards the fields but not the depth (graphql's MaxIntrospectionDepthRule bounds that).
+ * spread, `__typename` too), so one request can neither nest nor fan out without bound, a
+ * cheap syntactic bound. What the fields cost (pages, batches, fan-out) is queryCost.ts's
+ * business, once the variables are known. Introspection counts towards the fields but not the
+ * depth (graphql's MaxIntrospectionDepthRule bounds that).
  */
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode, type ValidationContext } from "graphql";
 
@@ -44,7 +46,6 @@ export function operationLimitsRule(limits: OperationLimits) {
       for (const sel of set.selections) {
         let m: Measure;
         if (sel.kind === Kind.FIELD) {
-          if (sel.name.value === "__typename") continue;
           const inner = measure(sel.selectionSet);
           // Introspection nests deeper than any API query (graphql's own rule bounds its depth),
           // but its fields count: thousands of aliased __schema fields would be a flood.

@@ -91,6 +91,11 @@ describe("operation limits: field count", () => {
     expect(count(`{ ${aliases} }`, 11)).toEqual([]);
   });
 
+  it("counts __typename like any other selection", () => {
+    const typenames = Array.from({ length: 11 }, (_, i) => `t${i}: __typename`).join(" ");
+    expect(count(`{ ${typenames} }`, 10)).toEqual([expect.stringMatching(/selects 11 fields; the limit is 10/)]);
+  });
+
   it("counts a fragment each time it is spread, without exponential work", () => {
     const defs = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
     const query = `{ ...F0 }\n${defs}\nfragment F40 on Query { hello }`;
