@@ -64,9 +64,11 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
   const prisma = budgetedPrisma(db.prisma);
 
   const secretBox = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
-  const localTokens = new LocalTokens(prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds);
-  const revocations = new RevocationPush(db.prisma, registry, baseTransport);
-  localTokens.onRevoke((uuids) => revocations.push(uuids));
+  const revocations = new RevocationPush(db.prisma, registry, baseTransport, {
+    retrySeconds: config.federation.hintRetrySeconds,
+    maxBackoffSeconds: config.federation.hintMaxBackoffSeconds,
+  });
+  const localTokens = new LocalTokens(prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds, revocations);
   const remoteTokens = new RemoteTokens({
     prisma,
     registry,
@@ -118,6 +120,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     throw new Error(`cannot listen on ${config.listen}: ${(e as Error).message}`);
   }
   const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  revocations.start();
   return {
     config,
     db,
@@ -126,6 +129,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     async close() {
       clearInterval(analyzer);
       await http.close();
+      await revocations.stop();
       await db.close();
     },
   };

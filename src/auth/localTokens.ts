@@ -3,11 +3,16 @@
  * presented secret (raw, or salted for a named remote cluster), revocation (cascading to the
  * tokens minted from it) and listing. Verified tokens are cached in memory for a short time;
  * revocation drops them at once.
+ *
+ * Revocation cannot be raced: `create` reads its parent token FOR SHARE in its transaction
+ * and refuses a revoked one, `revoke` locks the token's row before collecting its children
+ * (level by level, each statement seeing the children committed meanwhile), and a
+ * verification that was under way when its token was revoked is neither cached nor trusted.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PrismaClient, Prisma } from "@prisma/client";
 import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
-import { badInput, forbidden, notFound } from "../errors";
+import { badInput, forbidden, notFound, unauthenticated } from "../errors";
 import { newUuid } from "../ids";
 import { audit } from "../localdb/audit";
 import { toPage } from "../localdb/sql";
@@ -33,6 +38,20 @@ export type Verification = { ok: true; value: VerifiedToken; fresh: boolean } | 
 
 const USER_SELECT = { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true } as const;
 
+type Tx = Prisma.TransactionClient;
+
+/** Tells other clusters to drop what they cached about revoked tokens (src/federation/revocations.ts). */
+export interface RevocationHints {
+  /** In the revoking transaction: queues hints for every cluster that validated one of these tokens. */
+  enqueue(tx: Tx, tokenUuids: string[]): Promise<void>;
+  /** In a transaction that removes or lowers access from `subject` (a user, or a group: its members). */
+  enqueueForMembers(tx: Tx, subject: string): Promise<void>;
+  /** After commit: delivers the hints due now (those not delivered stay queued and are retried). */
+  deliver(): Promise<void>;
+}
+
+const NO_HINTS: RevocationHints = { enqueue: async () => {}, enqueueForMembers: async () => {}, deliver: async () => {} };
+
 /** Constant-time comparison of two secrets of any length. */
 export function sameSecret(a: string, b: string): boolean {
   // Hash first so both sides have one length; timingSafeEqual then compares in constant time.
@@ -43,19 +62,14 @@ export function sameSecret(a: string, b: string): boolean {
 
 export class LocalTokens {
   private readonly cache = new TokenCache<VerifiedToken>(20_000);
-  private readonly revokeListeners: ((uuids: string[]) => Promise<void>)[] = [];
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly clusterId: string,
     private readonly box: SecretBox,
     private readonly cacheSeconds: number,
+    private readonly hints: RevocationHints = NO_HINTS,
   ) {}
-
-  /** Called with the uuids of every token revoked (the federation pushes them to remotes). */
-  onRevoke(listener: (uuids: string[]) => Promise<void>): void {
-    this.revokeListeners.push(listener);
-  }
 
   private toRecord(row: Prisma.ApiTokenGetPayload<object>): TokenRecord & TokenAuthority {
     return {
@@ -80,6 +94,21 @@ export class LocalTokens {
     const cached = this.cache.get(key);
     if (cached && (!cached.token.expiresAt || cached.token.expiresAt > new Date())) return { ok: true, value: cached, fresh: false };
 
+    const watch = this.cache.watch(parsed.uuid);
+    try {
+      const first = await this.check(parsed, saltedFor);
+      // Revoked while we read: the answer may predate the revocation. Read again (that read
+      // sees it, since the cache is cleared only after the revocation commits); cache neither.
+      if (watch.stale) return await this.check(parsed, saltedFor);
+      if (first.ok) this.cache.set(key, parsed.uuid, first.value, this.cacheSeconds * 1000);
+      return first;
+    } finally {
+      watch.close();
+    }
+  }
+
+  /** The database's answer about a presented token. */
+  private async check(parsed: ParsedToken, saltedFor: string | undefined): Promise<Verification> {
     const row = await this.prisma.apiToken.findUnique({ where: { uuid: parsed.uuid } });
     const secret = row ? this.box.open(row.secretSealed, row.uuid) : undefined;
     if (!row || secret === undefined) return { ok: false, reason: "invalid token" };
@@ -92,9 +121,7 @@ export class LocalTokens {
       return { ok: false, reason: "container tokens are accepted only while their container is running" };
     const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
     if (!user) return { ok: false, reason: "token's user no longer exists" };
-    const value = { token: this.toRecord(row), user, salted };
-    this.cache.set(key, row.uuid, value, this.cacheSeconds * 1000);
-    return { ok: true, value, fresh: true };
+    return { ok: true, value: { token: this.toRecord(row), user, salted }, fresh: true };
   }
 
   async create(c: Caller, input: CreateTokenInput): Promise<CreatedToken> {
@@ -118,6 +145,7 @@ export class LocalTokens {
     const uuid = newUuid(this.clusterId, "token");
     const secret = newSecret();
     await this.prisma.$transaction(async (tx) => {
+      if (p.token) await lockLiveParent(tx, p.token.uuid);
       if (!(await tx.user.findUnique({ where: { uuid: userUuid }, select: { uuid: true } }))) throw notFound("user", userUuid);
       await tx.apiToken.create({
         data: {
@@ -140,19 +168,27 @@ export class LocalTokens {
     const row = await this.prisma.apiToken.findUnique({ where: { uuid } });
     if (!row || (row.userUuid !== c.principal.user.uuid && !isAdmin(c.principal))) throw notFound("token", uuid);
     const revoked = await this.prisma.$transaction(async (tx) => {
-      const uuids = (
-        await tx.$queryRaw<{ uuid: string }[]>`
-          WITH RECURSIVE tree(uuid) AS (
-            SELECT ${uuid}::text UNION SELECT t.uuid FROM api_tokens t JOIN tree ON t.parent_uuid = tree.uuid)
-          SELECT uuid FROM tree`
-      ).map((r) => r.uuid);
-      await tx.apiToken.updateMany({ where: { uuid: { in: uuids }, revokedAt: null }, data: { revokedAt: new Date() } });
+      const uuids = await revokeTree(tx, uuid, new Date());
+      await this.hints.enqueue(tx, uuids);
       await audit(tx, this.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { cascade: uuids.length - 1 } });
       return uuids;
     });
     for (const u of revoked) this.cache.forget(u);
-    await Promise.all(this.revokeListeners.map((l) => l(revoked)));
+    await this.hints.deliver();
     return this.toRecord((await this.prisma.apiToken.findUnique({ where: { uuid } }))!);
+  }
+
+  /**
+   * In a transaction that removes or lowers a permission from `subject`: the clusters that
+   * cached what groups its users are in (with their tokens' validations) will ask again.
+   * Call `deliverHints` once it has committed.
+   */
+  membershipsShrinking(tx: Tx, subject: string): Promise<void> {
+    return this.hints.enqueueForMembers(tx, subject);
+  }
+
+  deliverHints(): Promise<void> {
+    return this.hints.deliver();
   }
 
   async list(c: Caller, o: PageOptions & { userUuid?: string }): Promise<Page<TokenRecord>> {
@@ -165,4 +201,35 @@ export class LocalTokens {
     });
     return toPage(rows.map((r) => this.toRecord(r)), o.first);
   }
+}
+
+/**
+ * Locks the creating token's row FOR SHARE until the new token commits, refusing a revoked or
+ * expired one: a revocation either comes first (and is seen here) or waits for the new token
+ * and then finds it among the children.
+ */
+async function lockLiveParent(tx: Tx, uuid: string): Promise<void> {
+  const [parent] = await tx.$queryRaw<{ revoked_at: Date | null; expires_at: Date | null }[]>`
+    SELECT revoked_at, expires_at FROM api_tokens WHERE uuid = ${uuid} FOR SHARE`;
+  if (!parent || parent.revoked_at) throw unauthenticated("token has been revoked");
+  if (parent.expires_at && parent.expires_at <= new Date()) throw unauthenticated("token has expired");
+}
+
+/**
+ * Revokes token `root` and everything minted from it; returns their uuids. The root's row is
+ * locked first, then each level of children: a create holding a parent FOR SHARE has
+ * committed by the time that parent is locked, and each statement (READ COMMITTED) sees the
+ * rows committed before it began, so no child is missed, however many are being minted.
+ */
+async function revokeTree(tx: Tx, root: string, at: Date): Promise<string[]> {
+  await tx.$executeRaw`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE uuid = ${root}`;
+  const all = [root];
+  let level = [root];
+  while (level.length) {
+    const rows = await tx.$queryRaw<{ uuid: string }[]>`
+      UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE parent_uuid = ANY(${level}::text[]) RETURNING uuid`;
+    level = rows.map((r) => r.uuid);
+    all.push(...level);
+  }
+  return all;
 }

@@ -1,7 +1,8 @@
 /**
  * A bounded cache of answers about tokens, keyed by a digest of what was presented and
  * indexed by token uuid, so that a revocation (local, or a hint from the home cluster) drops
- * every cached answer for that token in one look-up rather than a scan.
+ * every cached answer for that token in one look-up rather than a scan. A look-up that was
+ * under way when its token was forgotten may carry a pre-revocation answer: `watch` tells.
  */
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
@@ -11,8 +12,16 @@ export function presentedKey(...parts: string[]): string {
   return createHash("sha256").update(parts.join("/")).digest("base64");
 }
 
+/** A look-up of one token under way; `stale` once the token was forgotten since it began. */
+export interface Watch {
+  readonly stale: boolean;
+  close(): void;
+}
+
 export class TokenCache<V extends {}> {
   private readonly keysByUuid = new Map<string, Set<string>>();
+  /** Look-ups under way, per token uuid (entries only while some are). */
+  private readonly watching = new Map<string, Set<{ stale: boolean }>>();
   private readonly lru: LRUCache<string, { uuid: string; value: V }>;
 
   constructor(max: number) {
@@ -38,8 +47,25 @@ export class TokenCache<V extends {}> {
     this.keysByUuid.set(uuid, (this.keysByUuid.get(uuid) ?? new Set()).add(key));
   }
 
-  /** Drops every answer cached about token `uuid`. */
+  /** Drops every answer cached about token `uuid`, and marks look-ups of it under way stale. */
   forget(uuid: string): void {
     for (const key of [...(this.keysByUuid.get(uuid) ?? [])]) this.lru.delete(key);
+    for (const marker of this.watching.get(uuid) ?? []) marker.stale = true;
+  }
+
+  /** Call before reading token `uuid` from its source; close when done. */
+  watch(uuid: string): Watch {
+    const marker = { stale: false };
+    const markers = this.watching.get(uuid) ?? new Set();
+    this.watching.set(uuid, markers.add(marker));
+    return {
+      get stale() {
+        return marker.stale;
+      },
+      close: () => {
+        markers.delete(marker);
+        if (markers.size === 0) this.watching.delete(uuid);
+      },
+    };
   }
 }

@@ -58,6 +58,15 @@ const schema = z
         localCacheSeconds: z.number().int().min(0).max(3_600).default(60),
       })
       .default({ remoteCacheSeconds: 300, negativeCacheSeconds: 10, localCacheSeconds: 60 }),
+    /** Revocation hints to other clusters (queued, retried until delivered or moot). */
+    federation: z
+      .strictObject({
+        /** How often undelivered hints are retried, and the first retry's delay (doubled after each failure). */
+        hintRetrySeconds: z.number().positive().max(3_600).default(5),
+        /** Longest delay between two attempts to deliver a hint. */
+        hintMaxBackoffSeconds: z.number().positive().max(86_400).default(600),
+      })
+      .default({ hintRetrySeconds: 5, hintMaxBackoffSeconds: 600 }),
     remoteClusters: z.record(clusterId, remoteCluster).default({}),
     /** Base URL pattern for clusters not in the table, e.g. "https://{id}.example.org". */
     remoteClusterPattern: z

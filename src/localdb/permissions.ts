@@ -83,26 +83,43 @@ export async function permissionGrant(ctx: LocalContext, c: Caller, input: Grant
 }
 
 export async function permissionUpdate(ctx: LocalContext, c: Caller, uuid: string, level: PermissionLevel): Promise<PermissionRecord> {
-  return ctx.prisma.$transaction(async (tx) => {
+  const record = await ctx.prisma.$transaction(async (tx) => {
     await lockPermissionGraph(tx);
     const link = await linkManaged(tx, c, uuid);
     const updated = await tx.link.update({ where: { uuid }, data: { name: level } });
     if (levelRank(level) > levelRank(link.name as PermissionLevel)) await addEdge(tx, link.tailUuid, link.headUuid, levelRank(level), "link");
-    else await refreshClosure(tx, [link.tailUuid]);
+    else {
+      await membershipsShrinking(ctx, tx, link);
+      await refreshClosure(tx, [link.tailUuid]);
+    }
     await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { level } });
     return toRecord(updated);
   });
+  await ctx.tokens.deliverHints();
+  return record;
 }
 
 export async function permissionRevoke(ctx: LocalContext, c: Caller, uuid: string): Promise<PermissionRecord> {
-  return ctx.prisma.$transaction(async (tx) => {
+  const record = await ctx.prisma.$transaction(async (tx) => {
     await lockPermissionGraph(tx);
     const link = await linkManaged(tx, c, uuid);
     await tx.link.delete({ where: { uuid } });
+    await membershipsShrinking(ctx, tx, link);
     await refreshClosure(tx, [link.tailUuid]);
     await audit(tx, ctx.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid });
     return toRecord(link);
   });
+  await ctx.tokens.deliverHints();
+  return record;
+}
+
+/**
+ * A link to a group lowered or removed may shrink its tail's memberships, which other
+ * clusters cached with its users' tokens: they are told to ask again (before the closure is
+ * refreshed, while it still records who reached the tail).
+ */
+async function membershipsShrinking(ctx: LocalContext, tx: Tx, link: { tailUuid: string; headUuid: string }): Promise<void> {
+  if (kindOf(link.headUuid) === "group") await ctx.tokens.membershipsShrinking(tx, link.tailUuid);
 }
 
 export async function permissionList(ctx: LocalContext, c: Caller, objectUuid: string): Promise<PermissionRecord[]> {

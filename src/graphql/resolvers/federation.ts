@@ -1,6 +1,10 @@
 /** Federation plumbing visible in the schema: the cluster's id and revocation hints. */
+import { badInput } from "../../errors";
 import { uuidArg } from "../args";
 import type { RequestContext } from "../context";
+
+/** Uuids one dropCachedTokens may name (home clusters send at most HINT_CHUNK, 200). */
+const MAX_DROPPED = 1000;
 
 export interface FederationHooks {
   /** Forget what this cluster cached about a remote token; it is validated again on next use. */
@@ -12,11 +16,18 @@ export function federationResolvers(hooks: FederationHooks) {
     Query: {
       clusterId: (_: unknown, __: unknown, ctx: RequestContext) => ctx.clusterId,
     },
+    // Anyone may send a hint: it only costs one validation at the home cluster.
     Mutation: {
-      // Anyone may send the hint: it only costs one validation at the home cluster.
       dropCachedToken: (_: unknown, a: { uuid: string }) => {
         hooks.forgetRemoteToken(uuidArg(a.uuid, "uuid", "token"));
         return true;
+      },
+      dropCachedTokens: (_: unknown, a: { uuids: string[] }) => {
+        if (a.uuids.length > MAX_DROPPED) throw badInput(`uuids: at most ${MAX_DROPPED} at once`);
+        // All checked before any is dropped: a bad uuid changes nothing.
+        const uuids = a.uuids.map((u, i) => uuidArg(u, `uuids[${i}]`, "token"));
+        for (const u of uuids) hooks.forgetRemoteToken(u);
+        return uuids.length;
       },
     },
   };
