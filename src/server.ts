@@ -21,6 +21,8 @@ import { operationLimitsRule } from "./graphql/operationLimits";
 import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 
 const MAX_BODY_BYTES = 1 << 20;
+/** Tokens a field selection may take (`alias: name(arg: $v, …) { … }`), for the parser's bound. */
+const MAX_TOKENS_PER_FIELD = 25;
 export const STATS_HEADER = "x-fedgate-stats";
 
 export interface ServerOptions {
@@ -81,6 +83,9 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
     const own = error.originalError.extensions?.code;
     if (typeof own === "string") return { ...formatted, extensions: { ...formatted.extensions, code: own } };
   }
+  // The parser's token bound is the size budget speaking, not a syntax error.
+  if (formatted.extensions?.code === "GRAPHQL_PARSE_FAILED" && /Document contains more th(?:an|at) \d+ tokens/.test(formatted.message))
+    return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.QUERY_TOO_COMPLEX } };
   if (formatted.extensions?.code !== "INTERNAL_SERVER_ERROR") return formatted;
   // Apollo's own refusals of a request (a persisted-query hash that does not match…) carry a
   // 4xx status but no code: the client's mistake, not ours.
@@ -145,6 +150,9 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // Parsing is bounded before anything else looks at a document: a megabyte of aliased
+    // __typename is refused here, not parsed and validated for seconds (the event loop is shared).
+    parseOptions: { maxTokens: o.limits.maxQueryFields * MAX_TOKENS_PER_FIELD },
     validationRules: [operationLimitsRule({ maxDepth: o.limits.maxQueryDepth, maxFields: o.limits.maxQueryFields })],
     formatError,
     plugins: [

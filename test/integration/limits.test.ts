@@ -1,0 +1,146 @@
+/**
+ * Bounded work per request, over HTTP against a real cluster: the cost budget refuses the
+ * aliasing attacks before they run (and /_health/ping answers meanwhile), the response cap
+ * replaces an oversized answer by a coded error, the database-time budget stops a request's
+ * further queries, and slow clients are disconnected by the header and body deadlines.
+ */
+import { connect, type Socket } from "node:net";
+import { openDatabase } from "../../src/db/database";
+import { budgetedPrisma, withDatabaseBudget } from "../../src/db/queryBudget";
+import { createTestDatabase } from "../helpers/database";
+import { codes, createUserWithToken, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
+
+let z: TestCluster;
+let alice: { uuid: string; token: string };
+let big: string;
+
+const aliases = (n: number, field: string) => Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ");
+
+beforeAll(async () => {
+  z = await startTestCluster("zzzzz", { http: { headersTimeoutSeconds: 1, requestTimeoutSeconds: 2, keepAliveTimeoutSeconds: 1, maxConnections: 100 } });
+  alice = await createUserWithToken(z, "alice@example.org");
+  const manifest = ". d41d8cd98f00b204e9800998ecf8427e+0 0:0:x\n".repeat(20_000); // ~900 KB
+  const { createCollection } = await ok(gql(z.url, `mutation($m:String){ createCollection(input:{name:"big", manifestText:$m}) { uuid } }`, { m: manifest }, alice.token));
+  big = createCollection.uuid;
+});
+afterAll(() => z?.stop());
+
+async function ping(): Promise<number> {
+  return (await fetch(`${z.url}/_health/ping`)).status;
+}
+
+describe("query cost", () => {
+  it("lets one collections(first: 1000) through", async () => {
+    const r = await gql(z.url, "{ collections(first: 1000) { nodes { uuid } } }", {}, alice.token);
+    expect(r.errors).toBeUndefined();
+  });
+
+  it("refuses 666 aliased pages of 1000 before running them, with the cost and the budget, and ping still answers", async () => {
+    const attack = gql(z.url, `{ ${aliases(666, "collections(first: 1000) { nodes { uuid } }")} }`, {}, alice.token);
+    const [r, pinged] = await Promise.all([attack, ping()]);
+    expect(pinged).toBe(200);
+    expect(r.status).toBe(400);
+    expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(r.errors![0].message).toMatch(/would cost 1332666; the budget is 50000/);
+    expect(r.data).toBeUndefined();
+  });
+
+  it("takes the page size from the variables", async () => {
+    const q = `query($f:Int){ ${aliases(30, "collections(first: $f) { nodes { uuid } }")} }`;
+    expect((await gql(z.url, q, { f: 10 }, alice.token)).errors).toBeUndefined();
+    expect(codes(await gql(z.url, q, { f: 1000 }, alice.token))).toEqual(["QUERY_TOO_COMPLEX"]);
+  });
+
+  it("refuses 450 aliases of one large manifest", async () => {
+    const r = await gql(z.url, `query($u:ID!){ ${aliases(450, "collection(uuid: $u) { manifestText }")} }`, { u: big }, alice.token);
+    expect(r.status).toBe(400);
+    expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+  });
+
+  it("refuses 0.9 MB of aliased __typename without a token, and ping still answers", async () => {
+    const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const names: string[] = [];
+    for (let i = 0; names.length * 15 < 0.9 * 2 ** 20; i++) names.push(`${letters[i % 52]}${letters[Math.floor(i / 52) % 52]}${letters[Math.floor(i / 2704) % 52]}:__typename`);
+    const [r, pinged] = await Promise.all([gql(z.url, `{ ${names.join(" ")} }`), ping()]);
+    expect(pinged).toBe(200);
+    expect(r.status).toBe(400);
+    expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+  });
+});
+
+describe("response cap", () => {
+  let small: TestCluster;
+  beforeAll(async () => {
+    small = await startTestCluster("smal1", { limits: { maxResponseBytes: 100_000 } });
+  });
+  afterAll(() => small?.stop());
+
+  it("replaces an answer over the cap by a coded error, whole JSON, never truncated", async () => {
+    const bob = await createUserWithToken(small, "bob@example.org");
+    const m = "x".repeat(60_000);
+    const { createCollection } = await ok(gql(small.url, `mutation($m:String){ createCollection(input:{name:"m", manifestText:$m}) { uuid } }`, { m }, bob.token));
+    const one = await gql(small.url, `query($u:ID!){ collection(uuid:$u) { manifestText } }`, { u: createCollection.uuid }, bob.token);
+    expect(one.data.collection.manifestText).toBe(m);
+    const two = await gql(small.url, `query($u:ID!){ a: collection(uuid:$u) { manifestText } b: collection(uuid:$u) { manifestText } }`, { u: createCollection.uuid }, bob.token);
+    expect(two.status).toBe(400);
+    expect(codes(two)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(two.errors![0].message).toMatch(/exceeds 100000 bytes/);
+  });
+});
+
+describe("database-time budget", () => {
+  it("fails a request's further queries once its database time is spent, and leaves others alone", async () => {
+    const target = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: target.databaseUrl });
+    try {
+      const prisma = budgetedPrisma(db.prisma);
+      const outcomes = await withDatabaseBudget(5, async () => {
+        const seen: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          try {
+            await prisma.$queryRawUnsafe("SELECT pg_sleep(0.02)::text AS slept");
+            seen.push("ok");
+          } catch (e) {
+            seen.push((e as { extensions?: { code?: string } }).extensions?.code ?? String(e));
+          }
+        }
+        return seen;
+      });
+      expect(outcomes).toEqual(["ok", "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"]);
+      // Outside a request, and in another request, queries run.
+      await prisma.$queryRawUnsafe("SELECT 1");
+      await withDatabaseBudget(5, () => prisma.$queryRawUnsafe("SELECT 1"));
+    } finally {
+      await db.close();
+      await target.dispose();
+    }
+  });
+});
+
+describe("slow clients", () => {
+  /** Resolves when the server closes the socket; meanwhile one byte is sent every 200 ms. */
+  function trickle(first: string, next: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s: Socket = connect(z.port, "127.0.0.1");
+      let answer = "";
+      const timer = setInterval(() => s.writable && s.write(next), 200);
+      s.on("data", (d) => (answer += d.toString()));
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        clearInterval(timer);
+        resolve(answer);
+      });
+      s.write(first);
+    });
+  }
+
+  it("closes a socket trickling its headers", async () => {
+    await trickle("POST /graphql HTTP/1.1\r\nHost: x\r\n", "X");
+    expect(await ping()).toBe(200);
+  });
+
+  it("closes a socket trickling its body", async () => {
+    await trickle("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", " ");
+    expect(await ping()).toBe(200);
+  });
+});
