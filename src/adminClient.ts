@@ -1,6 +1,6 @@
 /**
- * Administrative GraphQL for the CLI, acting as the system root: either through a running
- * server (HTTP) or in-process against the configured database. Both run the same documents
+ * GraphQL for the CLI: through a running server (HTTP, as the token the user gives), or
+ * in-process against the configured database as the system root. Both run the same documents
  * through the same schema, so the CLI cannot drift from the API.
  */
 import { graphql } from "graphql";
@@ -17,24 +17,15 @@ import { createMetrics } from "./metrics";
 import { dataOf, httpGraphQL, type GraphQLRun } from "./graphqlClient";
 
 
+/** GraphQL as the CLI's caller, and how to let go of what it opened. */
 export interface AdminApi {
-  createUser(input: { email: string; fullName: string | null; isAdmin: boolean }): Promise<{ uuid: string }>;
-  createToken(input: Record<string, unknown>): Promise<{ uuid: string; token: string }>;
+  run: GraphQLRun;
   close(): Promise<void>;
 }
 
-function admin(run: GraphQLRun, close: () => Promise<void>): AdminApi {
-  return {
-    createUser: async (input) =>
-      (await run<{ createUser: { uuid: string } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { uuid } }`, { i: input })).createUser,
-    createToken: async (input) =>
-      (await run<{ createToken: { uuid: string; token: string } }>(`mutation($i: CreateTokenInput!) { createToken(input: $i) { uuid token } }`, { i: input })).createToken,
-    close,
-  };
-}
-
-export function adminViaHttp(url: string, rootToken: string): AdminApi {
-  return admin(httpGraphQL(url, rootToken), async () => {});
+/** Through a running server, as the given token (`waitMs`: wait for a starting server). */
+export function adminViaHttp(url: string, token: string, waitMs = 0): AdminApi {
+  return { run: httpGraphQL(url, token, { waitMs }), close: async () => {} };
 }
 
 export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi> {
@@ -44,7 +35,8 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   const principal = await auth.authenticate(config.systemRootToken);
   const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens });
   const caller = { principal, token: config.systemRootToken };
-  const transport = { selfId: config.clusterId, remoteRequests: createMetrics(config.clusterId).remoteRequests };
+  const metrics = createMetrics(config.clusterId);
+  const transport = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
   const schema = buildSchema({ forgetRemoteToken: () => {} });
   const run: GraphQLRun = async (query, variables) =>
     dataOf(
@@ -55,12 +47,12 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
         contextValue: {
           clusterId: config.clusterId,
           caller,
-          api: new FederationRouter({ local, registry: new ClusterRegistry(config), transport }, caller),
+          api: new FederationRouter({ local, registry: new ClusterRegistry(config), transport, droppedRecords: metrics.remoteRecordsDropped }, caller),
           limits: config.limits,
           stats: { remoteRequests: {} },
           reported: [],
         },
       }),
     );
-  return admin(run, () => db.close());
+  return { run, close: () => db.close() };
 }

@@ -1,15 +1,12 @@
 /**
- * fedgate's command line:
- *   fedgate serve   [--config FILE]                       serve this cluster's API
- *   fedgate migrate [--config FILE]                       apply pending migrations
- *   fedgate user create --email E [--name N] [--admin]    create a user (as the system root)
- *   fedgate token create --user UUID [--scope METHOD:PATH …] [--cluster-scope ID=METHOD:PATH …] [--expires ISO]
- *   fedgate demo                                          a local three-cluster federation
- * `user` and `token` work on the configured database directly, or, with --url (and the root
- * token in FEDGATE_SYSTEM_ROOT_TOKEN or the config), through a running server's GraphQL API.
+ * fedgate's command line (commander: per-command help, unknown options and stray arguments
+ * refused, `--version`). Commands that talk to a cluster go through a running server's GraphQL
+ * API (`--url`/FEDGATE_URL, acting as FEDGATE_TOKEN) or, without a URL, straight to the
+ * configured persistent database as the system root. `fedgate help [command]` lists them all.
  */
-import { parseArgs } from "node:util";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type ClusterConfig } from "./config/config";
+import { maskedConfig } from "./config/masked";
 import { startCluster } from "./cluster";
 import { openDatabase } from "./db/database";
 import { DataDirInUseError } from "./db/dataDirLock";
@@ -17,21 +14,63 @@ import { migrate } from "./db/migrate";
 import { log } from "./log";
 import { runDemo } from "./demo";
 import { adminViaDatabase, adminViaHttp, type AdminApi } from "./adminClient";
-
-const USAGE = `usage:
-  fedgate serve   [--config FILE]
-  fedgate migrate [--config FILE]
-  fedgate user create --email EMAIL [--name NAME] [--admin] [--config FILE | --url URL]
-  fedgate token create --user UUID [--scope METHOD:PATH ...] [--cluster-scope CLUSTER=METHOD:PATH ...]
-                       [--expires ISO-8601] [--config FILE | --url URL]
-  fedgate demo    [--base-port PORT]`;
+import { serverBaseUrl, ServerUnreachableError } from "./graphqlClient";
+import { devBanner } from "./banner";
 
 class UsageError extends Error {}
+
+const DEFAULT_WAIT_SECONDS = 10;
+
+/** The environment each kind of command reads, for its help text. */
+const ENV = {
+  config: [
+    "FEDGATE_CLUSTER_ID, FEDGATE_LISTEN, FEDGATE_SYSTEM_ROOT_TOKEN, DATABASE_URL, FEDGATE_DATA_DIR,",
+    "FEDGATE_REMOTE_CLUSTERS, FEDGATE_LOGIN_CLUSTER, FEDGATE_TOKEN_KEY, FEDGATE_LOG_LEVEL (override --config)",
+  ],
+  client: [
+    "FEDGATE_URL      the server (instead of --url)",
+    "FEDGATE_TOKEN    the token to act as (default: FEDGATE_SYSTEM_ROOT_TOKEN)",
+  ],
+};
+
+function envHelp(...kinds: (keyof typeof ENV)[]): string {
+  return `\nEnvironment:\n${kinds.flatMap((k) => ENV[k]).map((l) => `  ${l}`).join("\n")}\n`;
+}
 
 function parseScope(text: string, flag: string): { method: string; path: string } {
   const i = text.indexOf(":");
   if (i < 1) throw new UsageError(`${flag} "${text}": expected METHOD:PATH, e.g. GET:/arvados/v1/collections/`);
   return { method: text.slice(0, i), path: text.slice(i + 1) };
+}
+
+function groupClusterScopes(list: string[] | undefined): { cluster: string; scopes: { method: string; path: string }[] }[] | null {
+  if (!list?.length) return null;
+  const byCluster = new Map<string, { method: string; path: string }[]>();
+  for (const entry of list) {
+    const eq = entry.indexOf("=");
+    if (eq < 1) throw new UsageError(`--cluster-scope "${entry}": expected CLUSTER=METHOD:PATH (or CLUSTER= for no scopes)`);
+    const cluster = entry.slice(0, eq);
+    const rest = entry.slice(eq + 1);
+    const scopes = byCluster.get(cluster) ?? [];
+    if (rest) scopes.push(parseScope(rest, "--cluster-scope"));
+    byCluster.set(cluster, scopes);
+  }
+  return [...byCluster].map(([cluster, scopes]) => ({ cluster, scopes }));
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n > 600) throw new InvalidArgumentError("must be a number of seconds between 0 and 600");
+  return n;
+}
+
+/** The demo takes three consecutive ports from this one. */
+function basePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65533) throw new InvalidArgumentError("must be a port number from 1 to 65533 (the demo uses it and the next two)");
+  return n;
 }
 
 function onSignals(stop: () => Promise<void>): void {
@@ -52,120 +91,233 @@ function onSignals(stop: () => Promise<void>): void {
   process.on("SIGTERM", () => handler("SIGTERM"));
 }
 
-async function serve(config: ClusterConfig): Promise<void> {
+function configFrom(opts: { config?: string }): ClusterConfig {
+  const config = loadConfig({ file: opts.config });
+  log.configure({ level: config.logLevel });
+  return config;
+}
+
+async function serve(opts: { config?: string }): Promise<void> {
+  const config = configFrom(opts);
   const cluster = await startCluster(config);
   onSignals(() => cluster.close());
-  if (config.generatedRootToken)
+  const inMemory = !config.databaseUrl && !config.dataDir;
+  if (inMemory) process.stdout.write(devBanner(config, cluster.url));
+  else if (config.generatedRootToken)
     process.stdout.write(`system root token (generated for this run; set FEDGATE_SYSTEM_ROOT_TOKEN to keep one): ${config.systemRootToken}\n`);
   log.info("fedgate ready", { cluster: config.clusterId, url: `${cluster.url}/graphql`, database: config.databaseUrl ? "postgresql" : config.dataDir ? `pglite:${config.dataDir}` : "pglite:memory" });
 }
 
-async function adminApi(config: ClusterConfig, url: string | undefined): Promise<AdminApi> {
-  if (url) return adminViaHttp(url, config.systemRootToken);
+interface ClientOptions {
+  config?: string;
+  url?: string;
+  wait: number;
+}
+
+/** The API the command acts through: a running server (with a token), or the database directly. */
+async function connect(opts: ClientOptions): Promise<AdminApi> {
+  const url = opts.url ?? process.env.FEDGATE_URL;
+  if (url) {
+    const base = serverBaseUrl(url);
+    if (!base) throw new UsageError(`--url "${url}" is not an http:// or https:// URL (e.g. http://127.0.0.1:8000)`);
+    const token = process.env.FEDGATE_TOKEN || process.env.FEDGATE_SYSTEM_ROOT_TOKEN;
+    if (!token)
+      throw new UsageError(`talking to ${base} needs a token: set FEDGATE_TOKEN (the token to act as) or FEDGATE_SYSTEM_ROOT_TOKEN (the server's system root token)`);
+    return adminViaHttp(base, token, opts.wait * 1000);
+  }
+  const config = configFrom(opts);
   if (!config.databaseUrl && !config.dataDir)
-    throw new UsageError("the database is in memory: name a persistent database (DATABASE_URL or dataDir) or a running server (--url)");
+    throw new UsageError("no server and no persistent database: give a running server (--url or FEDGATE_URL) or a database (DATABASE_URL or dataDir in --config)");
   return adminViaDatabase(config);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string" },
-      url: { type: "string" },
-      email: { type: "string" },
-      name: { type: "string" },
-      admin: { type: "boolean" },
-      user: { type: "string" },
-      scope: { type: "string", multiple: true },
-      "cluster-scope": { type: "string", multiple: true },
-      expires: { type: "string" },
-      "base-port": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const [command, sub] = positionals;
+/** Runs `fn` with the command's API, closing it afterwards. */
+async function withApi<T>(opts: ClientOptions, fn: (api: AdminApi) => Promise<T>): Promise<T> {
+  const api = await connect(opts);
   try {
-    if (values.help || !command) {
-      process.stdout.write(USAGE + "\n");
-      return values.help ? 0 : 2;
-    }
-    if (command === "demo") {
-      await runDemo({ basePort: values["base-port"] ? Number(values["base-port"]) : undefined, onSignals });
-      return 0;
-    }
-    const config = loadConfig({ file: values.config });
-    if (command === "serve") {
-      await serve(config);
-      return 0;
-    }
-    if (command === "migrate") {
+    return await fn(api);
+  } finally {
+    await api.close();
+  }
+}
+
+const print = (text: string) => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+
+/** The options every command that talks to a cluster takes. */
+function clientCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .option("--config <file>", "the cluster's config file (used when there is no --url)")
+    .option("--url <url>", "a running server, e.g. http://127.0.0.1:8000 (default: FEDGATE_URL)")
+    .addOption(new Option("--wait <seconds>", "how long to wait for a starting server").argParser(seconds).default(DEFAULT_WAIT_SECONDS))
+    .addHelpText("after", envHelp("client", "config"));
+}
+
+function userCommands(program: Command): void {
+  const user = program.command("user").description("users of this cluster");
+  clientCommand(user, "create", "create a user (needs an admin token, or the database)")
+    .requiredOption("--email <email>", "the user's email")
+    .option("--name <name>", "the user's full name")
+    .option("--admin", "make the user an admin", false)
+    .action(async (o: ClientOptions & { email: string; name?: string; admin: boolean }) => {
+      const { createUser } = await withApi(o, (api) =>
+        api.run<{ createUser: { uuid: string } }>(`mutation($i: CreateUserInput!) { createUser(input: $i) { uuid } }`, {
+          i: { email: o.email, fullName: o.name ?? null, isAdmin: o.admin },
+        }),
+      );
+      print(createUser.uuid);
+    });
+  clientCommand(user, "list", "list the users the token can see")
+    .option("--search <prefix>", "a name or email prefix")
+    .action(async (o: ClientOptions & { search?: string }) => {
+      type U = { uuid: string; email: string | null; fullName: string | null; isActive: boolean; isAdmin: boolean };
+      const users = await withApi(o, (api) => pages<U>(api, "users", "uuid email fullName isActive isAdmin", { search: o.search ?? null }));
+      for (const u of users) print([u.uuid, u.email ?? "", u.fullName ?? "", u.isActive ? "active" : "inactive", u.isAdmin ? "admin" : ""].join("\t").trimEnd());
+    });
+}
+
+/** Every page of a list field (its nodes), following the cursors. */
+async function pages<T>(api: AdminApi, field: string, selection: string, args: Record<string, unknown>): Promise<T[]> {
+  const out: T[] = [];
+  let after: string | null = null;
+  const params = Object.keys(args).map((k) => `$${k}: ${k === "userUuid" ? "ID" : "String"}`);
+  const query = `query(${[...params, "$after: String"].join(", ")}) { r: ${field}(${[...Object.keys(args).map((k) => `${k}: $${k}`), "after: $after"].join(", ")}) { nodes { ${selection} } pageInfo { endCursor hasNextPage } } }`;
+  type Page = { r: { nodes: T[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } };
+  for (;;) {
+    const { r }: Page = await api.run<Page>(query, { ...args, after });
+    out.push(...r.nodes);
+    if (!r.pageInfo.hasNextPage) return out;
+    after = r.pageInfo.endCursor;
+  }
+}
+
+function tokenCommands(program: Command): void {
+  const token = program.command("token").description("API tokens");
+  clientCommand(token, "create", "create a token and print it (shown once)")
+    .option("--user <uuid>", "admins only: for another user (default: the acting user)")
+    .option("--scope <method:path>", "allow only this (repeatable); none: every request", collect)
+    .option("--cluster-scope <cluster=method:path>", "per-cluster scope (repeatable); CLUSTER= allows nothing there", collect)
+    .option("--expires <iso-8601>", "expiry time")
+    .action(async (o: ClientOptions & { user?: string; scope?: string[]; clusterScope?: string[]; expires?: string }) => {
+      const input = {
+        userUuid: o.user ?? null,
+        scopes: o.scope?.map((s) => parseScope(s, "--scope")) ?? null,
+        clusterScopes: groupClusterScopes(o.clusterScope),
+        expiresAt: o.expires ?? null,
+      };
+      const { createToken } = await withApi(o, (api) =>
+        api.run<{ createToken: { token: string } }>(`mutation($i: CreateTokenInput!) { createToken(input: $i) { token } }`, { i: input }),
+      );
+      print(createToken.token);
+    });
+  clientCommand(token, "list", "list a user's tokens (never their secrets)")
+    .option("--user <uuid>", "admins only: another user's (default: the acting user's)")
+    .action(async (o: ClientOptions & { user?: string }) => {
+      type T = { uuid: string; expiresAt: string | null; revokedAt: string | null; scopes: { method: string; path: string }[] | null };
+      const tokens = await withApi(o, (api) => pages<T>(api, "tokens", "uuid expiresAt revokedAt scopes { method path }", { userUuid: o.user ?? null }));
+      for (const t of tokens) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt ? `expires ${t.expiresAt}` : "no expiry";
+        const scopes = t.scopes === null ? "all" : t.scopes.map((s) => `${s.method}:${s.path}`).join(",") || "(none)";
+        print([t.uuid, state, scopes].join("\t"));
+      }
+    });
+  clientCommand(token, "revoke", "revoke a token and every token made with it")
+    .argument("<uuid>", "the token's uuid")
+    .action(async (uuid: string, o: ClientOptions) => {
+      const { revokeToken } = await withApi(o, (api) =>
+        api.run<{ revokeToken: { uuid: string; revokedAt: string } }>(`mutation($u: ID!) { revokeToken(uuid: $u) { uuid revokedAt } }`, { u: uuid }),
+      );
+      print(`${revokeToken.uuid}\trevoked ${revokeToken.revokedAt}`);
+    });
+}
+
+function serverCommands(program: Command): void {
+  program
+    .command("serve")
+    .description("serve this cluster's API (an in-memory dev cluster when nothing is configured)")
+    .option("--config <file>", "YAML or JSON config file")
+    .addHelpText("after", envHelp("config"))
+    .action(serve);
+  program
+    .command("migrate")
+    .description("apply pending database migrations")
+    .option("--config <file>", "YAML or JSON config file")
+    .addHelpText("after", envHelp("config"))
+    .action(async (o: { config?: string }) => {
+      const config = configFrom(o);
       // Migrate directly (not through prepareDatabase, which applies them first and would
       // leave nothing to report but "up to date", even on a fresh database).
       const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       try {
         const applied = await migrate(db);
-        process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
+        print(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
       } finally {
         await db.close();
       }
-      return 0;
-    }
-    if (command === "user" && sub === "create") {
-      if (!values.email) throw new UsageError("user create needs --email");
-      const api = await adminApi(config, values.url);
-      try {
-        const user = await api.createUser({ email: values.email, fullName: values.name ?? null, isAdmin: values.admin ?? false });
-        process.stdout.write(`${user.uuid}\n`);
-      } finally {
-        await api.close();
-      }
-      return 0;
-    }
-    if (command === "token" && sub === "create") {
-      if (!values.user) throw new UsageError("token create needs --user UUID");
-      const scopes = values.scope?.map((s) => parseScope(s, "--scope")) ?? null;
-      const clusterScopes = groupClusterScopes(values["cluster-scope"]);
-      const expiresAt = values.expires ?? null;
-      const api = await adminApi(config, values.url);
-      try {
-        const created = await api.createToken({ userUuid: values.user, scopes, clusterScopes, expiresAt });
-        process.stdout.write(`${created.token}\n`);
-      } finally {
-        await api.close();
-      }
-      return 0;
-    }
-    throw new UsageError(`unknown command "${positionals.join(" ")}"`);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`fedgate: ${e.message}\n${USAGE}\n`);
-      return 2;
-    }
-    if (e instanceof ConfigError) {
-      process.stderr.write(`fedgate: ${e.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    if (e instanceof DataDirInUseError) {
-      process.stderr.write(`fedgate: ${e.message}\n`);
-      return 75; // EX_TEMPFAIL: try again once the other process is gone
-    }
-    throw e;
-  }
+    });
+  const config = program.command("config").description("configuration");
+  config
+    .command("check")
+    .description("validate the config file and the environment; print the result with secrets masked")
+    .option("--config <file>", "YAML or JSON config file")
+    .addHelpText("after", envHelp("config"))
+    .action((o: { config?: string }) => print(JSON.stringify(maskedConfig(loadConfig({ file: o.config })), null, 2)));
+  program
+    .command("demo")
+    .description("a local federation of three clusters on embedded databases (npm start)")
+    .addOption(new Option("--base-port <port>", "the first of three consecutive ports").argParser(basePort))
+    .action((o: { basePort?: number }) => runDemo({ basePort: o.basePort, onSignals }));
 }
 
-function groupClusterScopes(list: string[] | undefined): { cluster: string; scopes: { method: string; path: string }[] }[] | null {
-  if (!list?.length) return null;
-  const byCluster = new Map<string, { method: string; path: string }[]>();
-  for (const entry of list) {
-    const eq = entry.indexOf("=");
-    if (eq < 1) throw new UsageError(`--cluster-scope "${entry}": expected CLUSTER=METHOD:PATH (or CLUSTER= for no scopes)`);
-    const cluster = entry.slice(0, eq);
-    const rest = entry.slice(eq + 1);
-    const scopes = byCluster.get(cluster) ?? [];
-    if (rest) scopes.push(parseScope(rest, "--cluster-scope"));
-    byCluster.set(cluster, scopes);
+function buildProgram(): Command {
+  const program = new Command("fedgate")
+    .description("GraphQL federation gateway for Arvados-style research-computing clusters")
+    .version(require("../package.json").version as string, "--version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+  serverCommands(program);
+  userCommands(program);
+  tokenCommands(program);
+  clientCommand(program, "whoami", "the acting user and token").action(async (o: ClientOptions) => {
+    const { viewer, token } = await withApi(o, async (api) => ({
+      viewer: (await api.run<{ viewer: { uuid: string; email: string | null; isAdmin: boolean } }>(`{ viewer { uuid email isAdmin } }`)).viewer,
+      // Asked apart: a token without a record of its own (the system root's) has no answer here.
+      token: await api.run<{ currentToken: { uuid: string } }>(`{ currentToken { uuid } }`).then((r) => r.currentToken, () => null),
+    }));
+    print([viewer.uuid, viewer.email ?? "", viewer.isAdmin ? "admin" : "", token ? `token ${token.uuid}` : ""].filter(Boolean).join("\t"));
+  });
+  // Every command refuses arguments it does not take, and its own errors exit like the rest.
+  for (const c of allCommands(program)) c.allowExcessArguments(false).exitOverride();
+  return program;
+}
+
+function allCommands(c: Command): Command[] {
+  return c.commands.flatMap((sub) => [sub, ...allCommands(sub)]);
+}
+
+/** Exit codes: 0 ok, 1 refused by the server, 2 usage, 69 server unreachable, 75 data folder busy, 78 config. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    // `fedgate help token create` is `fedgate token create --help` (commander's own help command stops at one level).
+    const args = argv[0] === "help" && argv.length > 1 ? [...argv.slice(1), "--help"] : argv;
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return ["commander.helpDisplayed", "commander.help", "commander.version"].includes(e.code) ? 0 : 2;
+    const [code, text] =
+      e instanceof UsageError ? [2, `${e.message}\n(run with --help for usage)`]
+      : e instanceof ConfigError ? [78, e.message]
+      : e instanceof DataDirInUseError ? [75, e.message]
+      : e instanceof ServerUnreachableError ? [69, e.message]
+      : [1, (e as Error).message];
+    process.stderr.write(`fedgate: ${text}\n`);
+    return code;
   }
-  return [...byCluster].map(([cluster, scopes]) => ({ cluster, scopes }));
 }

@@ -17,13 +17,15 @@ const httpUrl = z
   .refine((u) => /^https?:\/\/[^/?#\s]+/.test(u) && URL.canParse(u), "must be an http:// or https:// URL")
   .transform((u) => u.replace(/\/+$/, ""));
 
-const remoteCluster = z.strictObject({
+const remoteClusterEntry = z.strictObject({
   url: httpUrl,
   /** Users from this cluster are active here as soon as their home cluster vouches for them. */
   activateUsers: z.boolean().default(false),
   /** Per-request timeout for calls to this cluster. */
   timeoutMs: z.number().int().positive().max(600_000).default(10_000),
 });
+/** A remote cluster: a full entry, or just its base URL (in the file as in FEDGATE_REMOTE_CLUSTERS). */
+const remoteCluster = z.preprocess((v) => (typeof v === "string" ? { url: v } : v), remoteClusterEntry);
 
 const listen = z
   .string()
@@ -75,6 +77,17 @@ const schema = z
       .optional(),
     /** When true, only the remoteClusters table is used (the pattern is ignored). */
     strictRemoteClusters: z.boolean().default(false),
+    /** GraphiQL at / and for browsers at /graphql. Default: on for an in-memory cluster, off otherwise. */
+    explorer: z.boolean().optional(),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    cors: z
+      .strictObject({
+        /** Browser origins (scheme://host[:port]) whose pages may call the API with a token. */
+        allowedOrigins: z
+          .array(z.string().refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, "must be an origin such as https://workbench.example.org (no path, no trailing slash)"))
+          .default([]),
+      })
+      .default({ allowedOrigins: [] }),
     loginCluster: clusterId.optional(),
     limits: z
       .strictObject({
@@ -138,6 +151,7 @@ export type RemoteClusterConfig = z.output<typeof remoteCluster>;
 
 export interface ClusterConfig extends ParsedConfig {
   systemRootToken: string;
+  explorer: boolean;
   /** True when systemRootToken was generated at start (it is printed once). */
   generatedRootToken: boolean;
   tokens: ParsedConfig["tokens"] & { encryptionKey?: string };
@@ -152,6 +166,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.DATABASE_URL) o.databaseUrl = env.DATABASE_URL;
   if (env.FEDGATE_DATA_DIR) o.dataDir = env.FEDGATE_DATA_DIR;
   if (env.FEDGATE_LOGIN_CLUSTER) o.loginCluster = env.FEDGATE_LOGIN_CLUSTER;
+  if (env.FEDGATE_LOG_LEVEL) o.logLevel = env.FEDGATE_LOG_LEVEL;
   if (env.FEDGATE_REMOTE_CLUSTERS) o.remoteClusters = parseRemoteClustersEnv(env.FEDGATE_REMOTE_CLUSTERS);
   if (env.FEDGATE_TOKEN_KEY) o.tokens = { encryptionKey: env.FEDGATE_TOKEN_KEY };
   return o;
@@ -167,9 +182,7 @@ function parseRemoteClustersEnv(text: string): Record<string, unknown> {
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
     throw new ConfigError("FEDGATE_REMOTE_CLUSTERS: must be a JSON object of cluster id → base URL");
-  return Object.fromEntries(
-    Object.entries(parsed).map(([id, v]) => [id, typeof v === "string" ? { url: v } : v]),
-  );
+  return parsed as Record<string, unknown>;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -220,6 +233,8 @@ export function parseConfig(raw: Record<string, unknown>, source = "config"): Cl
     ...c,
     systemRootToken: c.systemRootToken ?? randomBytes(32).toString("hex"),
     generatedRootToken,
+    // A throwaway in-memory cluster is for trying things; a persistent one opts in.
+    explorer: c.explorer ?? !(c.databaseUrl || c.dataDir),
   };
 }
 

@@ -168,7 +168,7 @@ describe("fedgate serve with a configured root token", () => {
     const refused = await gql(url, `{ viewer { uuid } }`, {}, `v2/e2e01-gj3su-000000000000000/${secret}`);
     expect(codes(refused)).toEqual(["UNAUTHENTICATED"]);
     const all = server.stdout() + server.stderr();
-    expect(server.stdout()).toBe(""); // the root token was configured, so nothing to print
+    expect(server.stdout()).toContain("is ready at"); // the dev banner, without the configured root token
     expect(all).not.toContain(ROOT_TOKEN);
     expect(all).not.toContain(secret);
   });
@@ -216,6 +216,101 @@ describe("fedgate serve with bad or no configuration", () => {
       expect((await exitWithin(p, 5_000)).code).toBe(0);
     }
   }, 60_000);
+});
+
+describe("the CLI against a running server (FEDGATE_URL, FEDGATE_TOKEN)", () => {
+  let server: Proc;
+  let url: string;
+  let env: NodeJS.ProcessEnv;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    // The CLI is started before the server: --wait lets it find the server once it listens.
+    const early = start(["user", "create", "--email", "early@example.org", "--wait", "60"], baseEnv({ FEDGATE_URL: `http://127.0.0.1:${port}`, FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN }));
+    server = start(["serve"], baseEnv({ FEDGATE_LISTEN: `127.0.0.1:${port}`, FEDGATE_CLUSTER_ID: "e2e02", FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN }));
+    url = await ready(server);
+    const created = await exitWithin(early, 60_000);
+    expect({ code: created.code, stderr: early.stderr() }).toEqual({ code: 0, stderr: "" });
+    expect(early.stdout()).toMatch(/^e2e02-tpzed-[a-z0-9]{15}\n$/);
+    env = baseEnv({ FEDGATE_URL: `${url}/graphql`, FEDGATE_TOKEN: ROOT_TOKEN }); // the URL the ready line prints
+  }, 120_000);
+
+  afterAll(async () => {
+    server.child.kill("SIGTERM");
+    await exitWithin(server, 10_000);
+  });
+
+  it("prints a dev banner on stdout (exports, explorer, in-memory warning) and logs only on stderr", () => {
+    const out = server.stdout();
+    expect(out).toContain(`export FEDGATE_URL='${url}'`);
+    expect(out).toContain(`Explorer (GraphiQL): ${url}/`);
+    expect(out).toMatch(/in memory.*lost/);
+    expect(out).not.toContain(ROOT_TOKEN); // configured, so not echoed
+    expect(out.split("\n").some((l) => l.startsWith("{"))).toBe(false);
+    expect(logLines(server.stderr()).some((l) => l.msg === "fedgate ready")).toBe(true);
+  });
+
+  it("whoami, user list, token create, list and revoke as FEDGATE_TOKEN", async () => {
+    expect((await run(["whoami"], env)).stdout).toMatch(/^e2e02-tpzed-000000000000000\troot\tadmin\ttoken e2e02-gj3su-000000000000000\n$|^e2e02-tpzed-000000000000000\troot\tadmin\n$/);
+    const user = (await run(["user", "create", "--email", "cli@example.org", "--name", "Cli User"], env)).stdout.trim();
+    const listed = await run(["user", "list", "--search", "cli"], env);
+    expect(listed.stdout).toBe(`${user}\tcli@example.org\tCli User\tactive\n`);
+    const token = (await run(["token", "create", "--user", user], env)).stdout.trim();
+    const tokenUuid = token.split("/")[1];
+    const asUser = { ...env, FEDGATE_TOKEN: token };
+    expect((await run(["whoami"], asUser)).stdout).toBe(`${user}\tcli@example.org\ttoken ${tokenUuid}\n`);
+    expect((await run(["token", "list"], asUser)).stdout).toBe(`${tokenUuid}\tno expiry\tall\n`);
+    const revoked = await run(["token", "revoke", tokenUuid], asUser);
+    expect(revoked.stdout).toMatch(new RegExp(`^${tokenUuid}\trevoked `));
+    const refused = await run(["whoami"], asUser);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("UNAUTHENTICATED");
+  }, 60_000);
+
+  it("says which variable to set when there is no token, and names the address and the problem when it cannot connect", async () => {
+    const noToken = await run(["whoami"], baseEnv({ FEDGATE_URL: url }));
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain("FEDGATE_TOKEN");
+    const notUrl = await run(["whoami", "--url", `127.0.0.1:${port}`], env);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toContain(`"127.0.0.1:${port}" is not an http:// or https:// URL`);
+    const deadPort = await freePort();
+    const down = await run(["whoami", "--url", `http://127.0.0.1:${deadPort}`, "--wait", "0"], env);
+    expect(down.code).toBe(69);
+    expect(down.stderr).toContain(`cannot reach fedgate at http://127.0.0.1:${deadPort}/graphql: connection refused`);
+  }, 60_000);
+
+  it("refuses unknown options, stray arguments and bad ports, with exit code 2", async () => {
+    for (const args of [["serve", "--email", "x"], ["migrate", "extra"], ["demo", "--base-port", "abc"], ["demo", "--base-port", "65534"], ["frobnicate"]]) {
+      const r = await run(args, baseEnv({}));
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(r.stderr).toMatch(/unknown option|too many arguments|port number from 1 to 65533|unknown command/);
+    }
+  }, 60_000);
+
+  it("has help per command naming the environment it reads, and --version", async () => {
+    const help = await run(["help", "token", "create"], baseEnv({}));
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--scope <method:path>");
+    expect(help.stdout).toContain("FEDGATE_TOKEN");
+    expect((await run(["--version"], baseEnv({}))).stdout).toBe(`${require("../../package.json").version}\n`);
+  }, 30_000);
+});
+
+describe("fedgate config check", () => {
+  it("prints the resolved configuration with secrets masked, and fails naming a bad value", async () => {
+    const okRun = await run(["config", "check"], baseEnv({ FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN, DATABASE_URL: "postgresql://u:hunter2secret@db.example:5432/x", FEDGATE_REMOTE_CLUSTERS: '{"bbbbb":"http://b.example"}' }));
+    expect(okRun.code).toBe(0);
+    const shown = JSON.parse(okRun.stdout);
+    expect(shown).toMatchObject({ systemRootToken: "********", remoteClusters: { bbbbb: { url: "http://b.example" } } });
+    expect(shown.databaseUrl).toContain("db.example");
+    expect(okRun.stdout).not.toContain(ROOT_TOKEN);
+    expect(okRun.stdout).not.toContain("hunter2secret");
+    const bad = await run(["config", "check"], baseEnv({ FEDGATE_LOG_LEVEL: "verbose" }));
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain("logLevel");
+  }, 30_000);
 });
 
 describe("fedgate migrate", () => {
