@@ -81,6 +81,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     systemRootToken: config.systemRootToken,
     localTokens,
     remote: remoteTokens,
+    knowsCluster: (id) => registry.find(id) !== undefined,
     saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
   });
@@ -95,7 +96,7 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     const caller = principal ? { principal, token, forwardedFrom } : null;
     const stats = { remoteRequests: {} };
     const transport = { ...baseTransport, stats, maxRequests: config.limits.maxRemoteRequests };
-    const api = caller ? new FederationRouter({ local, registry, transport }, caller) : local;
+    const api = caller ? new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, caller) : local;
     return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [] };
   }
 

@@ -7,6 +7,8 @@ export interface Metrics {
   remoteRequests: Counter<"cluster" | "operation">;
   /** GraphQL requests served, by the cluster that forwarded them ("" for clients). */
   graphqlRequests: Counter<"forwarded_for">;
+  /** Records a remote cluster answered for objects it does not own: dropped, never shown. */
+  remoteRecordsDropped: Counter<"cluster">;
 }
 
 export function createMetrics(clusterId: string): Metrics {
@@ -25,6 +27,12 @@ export function createMetrics(clusterId: string): Metrics {
       name: "fedgate_graphql_requests_total",
       help: "GraphQL requests served",
       labelNames: ["forwarded_for"],
+      registers: [registry],
+    }),
+    remoteRecordsDropped: new Counter({
+      name: "fedgate_remote_records_dropped_total",
+      help: "Records remote clusters answered for objects they do not own (dropped)",
+      labelNames: ["cluster"],
       registers: [registry],
     }),
   };

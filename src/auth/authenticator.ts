@@ -10,7 +10,7 @@ import { log } from "../log";
 import { scopesOn } from "./authority";
 import { sameSecret, type LocalTokens, type VerifiedToken } from "./localTokens";
 import type { Principal } from "./principal";
-import { parseToken, type ParsedToken } from "./tokenString";
+import { isSaltedSecret, parseToken, type ParsedToken } from "./tokenString";
 
 /** Validates tokens issued by other clusters (src/federation/remoteTokens.ts). */
 export interface RemoteTokenValidator {
@@ -22,6 +22,11 @@ export interface AuthenticatorOptions {
   systemRootToken: string;
   localTokens: LocalTokens;
   remote?: RemoteTokenValidator;
+  /**
+   * Whether this cluster knows cluster `id` (its table or pattern): only such a cluster may
+   * look up a token salted for it. Absent: none may.
+   */
+  knowsCluster?: (id: string) => boolean;
   /** Salted look-ups of one token one asserted caller cluster may make per minute (cache misses). */
   saltedLookupsPerMinute: number;
   /** Told when a cluster validated one of our tokens (so a revocation can be pushed to it). */
@@ -52,8 +57,11 @@ export class Authenticator {
     if (!parsed) throw unauthenticated("malformed token: expected v2/<uuid>/<secret>");
     const home = clusterOf(parsed.uuid);
     const verified = home === this.o.clusterId ? await this.verifyLocal(parsed, forwardedFor) : await this.verifyRemote(token, parsed);
-    const scopeSets = scopesOn(verified.token, this.o.clusterId);
-    if (!scopeSets) throw unauthenticated(`token is not valid on cluster ${this.o.clusterId} (not in its clusterScopes)`);
+    // A salted look-up is made for the cluster it was salted for: the scopes in force there apply
+    // (a token that cluster must refuse gets no identity look-ups either).
+    const where = verified.salted ? forwardedFor! : this.o.clusterId;
+    const scopeSets = scopesOn(verified.token, where);
+    if (!scopeSets) throw unauthenticated(`token is not valid on cluster ${where} (not in its clusterScopes)`);
     return {
       user: verified.user,
       isRoot: false,
@@ -65,6 +73,9 @@ export class Authenticator {
   }
 
   private async verifyLocal(parsed: ParsedToken, forwardedFor?: string): Promise<VerifiedToken> {
+    // Only a salted secret can match for another cluster (HMAC-SHA1 in hex), and only one this cluster knows may ask.
+    if (forwardedFor && isSaltedSecret(parsed.secret) && !this.o.knowsCluster?.(forwardedFor))
+      throw unauthenticated(`cluster ${forwardedFor} is not known here: tokens salted for it are not accepted`);
     const result = await this.o.localTokens.verify(parsed, forwardedFor);
     if (!result.ok) throw unauthenticated(result.reason);
     if (result.value.salted && result.fresh) {

@@ -4,12 +4,12 @@
  */
 import type { ClusterApi } from "../api/clusterApi";
 import type {
-  CollectionRecord, ContentRecord, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
+  CollectionRecord, ContentRecord, CreateTokenInput, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
-import { scopesFromJson } from "../auth/scopes";
+import { scopesFromJson, type ScopeSet } from "../auth/scopes";
 import { decodeCursor, encodeCursor } from "../graphql/args";
-import { unavailable } from "../errors";
+import { badInput, unavailable } from "../errors";
 import type { RemoteCluster } from "./registry";
 import { callRemote, type TransportDeps } from "./transport";
 
@@ -48,6 +48,17 @@ function toPage<T>(w: WirePage, map: (x: Wire) => T): Page<T> {
     hasNextPage: w.pageInfo.hasNextPage,
     failedClusters: [],
   };
+}
+
+const scopesToWire = (s: ScopeSet) => s?.map(({ method, path }) => ({ method, path })) ?? null;
+
+/** A token request as CreateTokenInput. Entries of clusterScopes come from that same input type, so none is "all". */
+function tokenInputToWire(i: CreateTokenInput): Wire {
+  const clusterScopes = i.clusterScopes && Object.entries(i.clusterScopes).map(([cluster, s]) => {
+    if (s === null) throw badInput(`clusterScopes for ${cluster}: ["all"] cannot be sent to another cluster as a list of scopes`);
+    return { cluster, scopes: scopesToWire(s) };
+  });
+  return { scopes: scopesToWire(i.scopes), clusterScopes, expiresAt: i.expiresAt?.toISOString() ?? null, userUuid: i.userUuid ?? null };
 }
 
 const pageVars = (o: PageOptions) => ({ first: o.first, after: encodeCursor(o.after ?? null) });
@@ -108,8 +119,9 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
     sharedWithMe: async (_c, o) =>
       toPage((await call<{ r: WirePage }>("SharedWithMe", `query SharedWithMe($c:[String!],$first:Int,$after:String){ r: sharedWithMe(clusters:$c,first:$first,after:$after){ nodes { ${CONTENT} } ${PAGE} } }`, { c: [target.id], ...pageVars(o) })).r, toContent),
 
-    tokenCreate: async () => {
-      throw unavailable(`tokens are created on this cluster, not through ${target.id}`);
+    tokenCreate: async (_c, input) => {
+      const r = (await call<{ r: Wire }>("CreateToken", `mutation CreateToken($i:CreateTokenInput!){ r: createToken(input:$i){ uuid token expiresAt } }`, { i: tokenInputToWire(input) })).r;
+      return { uuid: String(r.uuid), token: String(r.token), expiresAt: date(r.expiresAt) };
     },
     tokenRevoke: async (_c, uuid) =>
       toToken((await call<{ r: Wire }>("RevokeToken", `mutation RevokeToken($u:ID!){ r: revokeToken(uuid:$u){ ${TOKEN} } }`, { u: uuid })).r),

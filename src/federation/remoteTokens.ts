@@ -13,11 +13,11 @@ import type { RemoteTokenValidator } from "../auth/authenticator";
 import type { VerifiedToken } from "../auth/localTokens";
 import { saltToken } from "../auth/salt";
 import { TokenCache, presentedKey } from "../auth/tokenCache";
-import type { ParsedToken } from "../auth/tokenString";
+import { formatToken, type ParsedToken } from "../auth/tokenString";
 import { codeOf, unauthenticated } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
-import type { ClusterRegistry } from "./registry";
+import type { ClusterRegistry, RemoteCluster } from "./registry";
 import { REMOTE_FIELDS, toToken } from "./remoteClient";
 import { callRemote, isRemoteRefusal, type TransportDeps } from "./transport";
 
@@ -33,6 +33,8 @@ export interface RemoteTokenOptions {
 
 /** One request: who the token belongs to, its scopes and expiry, and the role groups its user is in at home. */
 const VALIDATE = `query ValidateToken { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } visibleGroups { uuid level } }`;
+/** The validation minimum, which the home cluster answers whatever the token's scopes here. */
+const VALIDATE_IDENTITY = `query ValidateTokenIdentity { viewer { ${REMOTE_FIELDS.USER} } currentToken { ${REMOTE_FIELDS.TOKEN} } }`;
 
 type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: GroupLevel[] | null };
 
@@ -45,7 +47,8 @@ export class RemoteTokens implements RemoteTokenValidator {
   constructor(private readonly o: RemoteTokenOptions) {}
 
   async validate(token: string, parsed: ParsedToken): Promise<VerifiedToken> {
-    const key = presentedKey(token);
+    // Ignored fields after the secret do not make another token (nor another validation).
+    const key = presentedKey(formatToken(parsed));
     let entry = this.cache.get(key);
     if (!entry) {
       let pending = this.inflight.get(key);
@@ -86,12 +89,12 @@ export class RemoteTokens implements RemoteTokenValidator {
     if (!target) return { ok: false, error: unauthenticated(`token from unknown cluster ${home}`) };
     let data: Validation;
     try {
-      data = await callRemote(this.o.transport, target, saltToken(token, this.o.registry.selfId), "ValidateToken", VALIDATE, {});
+      data = await this.validation(target, saltToken(token, this.o.registry.selfId));
     } catch (e) {
       const code = codeOf(e);
       // A bare 4xx is the home cluster refusing (Arvados answers 401), not failing: a refusal, cached as one.
       if (code === "UNAUTHENTICATED" || code === "FORBIDDEN" || isRemoteRefusal(e))
-        return { ok: false, error: unauthenticated(`token refused by its home cluster ${home}`) };
+        return { ok: false, error: unauthenticated(`token refused by its home cluster ${home}: ${(e as Error).message}`) };
       throw e; // a 5xx, a timeout, no answer: UNAVAILABLE, not cached, the next request tries again
     }
     const record = toToken(data.currentToken);
@@ -102,6 +105,21 @@ export class RemoteTokens implements RemoteTokenValidator {
     return { ok: true, value: { token: { ...record, homeCluster: home }, user, salted: false, homeGroups } };
   }
 
+  /**
+   * Asks the home cluster. Scopes apply there to look-ups salted for this cluster, so a token
+   * whose scopes here do not reach the groups (e.g. only `GET /arvados/v1/collections`) is
+   * refused `visibleGroups`: it is then validated by the minimum, with no home groups.
+   */
+  private async validation(target: RemoteCluster, salted: string): Promise<Validation> {
+    try {
+      return await callRemote<Validation>(this.o.transport, target, salted, "ValidateToken", VALIDATE, {});
+    } catch (e) {
+      if (codeOf(e) !== "FORBIDDEN") throw e;
+      const identity = await callRemote<Omit<Validation, "visibleGroups">>(this.o.transport, target, salted, "ValidateTokenIdentity", VALIDATE_IDENTITY, {});
+      return { ...identity, visibleGroups: null };
+    }
+  }
+
   private remember(key: string, uuid: string, entry: Entry): void {
     let ttl = (entry.ok ? this.o.cacheSeconds : this.o.negativeCacheSeconds) * 1000;
     if (entry.ok && entry.value.token.expiresAt) ttl = Math.min(ttl, entry.value.token.expiresAt.getTime() - Date.now());
@@ -110,7 +128,8 @@ export class RemoteTokens implements RemoteTokenValidator {
 
   /**
    * The local record of a remote user. The login cluster is authoritative for activity and
-   * admin status; other clusters' users are active here when config says so (or were made so).
+   * admin status (admin only while active); other clusters' users are active here when config
+   * says so (or were made so).
    */
   private async upsertRemoteUser(home: string, remote: UserRecord, activateUsers: boolean): Promise<UserRecord> {
     if (clusterOf(remote.uuid) !== home) throw unauthenticated(`cluster ${home} vouched for a user of another cluster`);
@@ -118,7 +137,8 @@ export class RemoteTokens implements RemoteTokenValidator {
     const existing = await this.o.prisma.user.findUnique({ where: { uuid: remote.uuid } });
     // Inactive at home is inactive here; active at home is active here only if config says so (or it was made so).
     const isActive = remote.isActive && (authoritative || activateUsers || (existing?.isActive ?? false));
-    const isAdmin = authoritative ? remote.isAdmin : (existing?.isAdmin ?? false);
+    // An inactive user is never an admin, whatever its home or this cluster's record says.
+    const isAdmin = isActive && (authoritative ? remote.isAdmin : (existing?.isAdmin ?? false));
     // One statement, so concurrent first requests of a new user cannot collide on its key.
     const [row] = await this.o.prisma.$queryRaw<UserRecord[]>`
       INSERT INTO users (uuid, email, full_name, is_active, is_admin, validated_at, created_at, modified_at)

@@ -6,10 +6,12 @@
  * Lists that name several clusters ask each once, in parallel, and merge by uuid.
  */
 import DataLoader from "dataloader";
+import type { Counter } from "prom-client";
 import type { ClusterApi, LocalClusterApi } from "../api/clusterApi";
 import type { ClusterFailure, CollectionRecord, GroupRecord, Page, UserRecord } from "../api/types";
 import { isAdmin, type Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
+import { isSaltedSecret, parseToken } from "../auth/tokenString";
 import { codeOf, forbidden, notFound } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
@@ -32,7 +34,12 @@ export interface RouterDeps {
   local: LocalClusterApi;
   registry: ClusterRegistry;
   transport: TransportDeps;
+  /** Counts records a remote cluster answered for objects it does not own (dropped). */
+  droppedRecords: Counter<"cluster">;
 }
+
+/** How a list shows a user that a third cluster's record vouched for (see `trusted`). */
+type ListUser<T> = (home: UserRecord) => T;
 
 type Getter = "usersGet" | "groupsGet" | "collectionsGet";
 
@@ -78,9 +85,8 @@ export class FederationRouter implements ClusterApi {
   private loader<T extends { uuid: string }>(getter: Getter, cluster: string): DataLoader<string, T | null> {
     return this.loaderFor(`${getter}:${cluster}`, async (uuids) => {
       const get = this.backend(cluster)[getter] as unknown as (c: Caller, u: string[]) => Promise<T[]>;
-      const found = await get(this.caller, uuids);
-      // A cluster answers for its own objects only (a peer cannot shadow another's records).
-      const byUuid = new Map(found.filter((r) => clusterOf(r.uuid) === cluster).map((r) => [r.uuid, r]));
+      const found = this.ownedBy(cluster, await get(this.caller, uuids));
+      const byUuid = new Map(found.map((r) => [r.uuid, r]));
       return uuids.map((u) => byUuid.get(u) ?? null);
     });
   }
@@ -92,17 +98,72 @@ export class FederationRouter implements ClusterApi {
   }
 
   /**
-   * Asks each named cluster (default: this one) for the same page, in parallel, and merges by
-   * uuid (an object known to several clusters, such as a remote user's local record, is listed
-   * once). A cluster that fails is reported in `failedClusters`; the others still answer.
+   * A cluster answers for its own objects only: records another cluster answered for objects
+   * it does not own are dropped (a peer cannot forge or shadow another cluster's objects) and
+   * counted. Our own database is trusted, the local records of remote users included.
+   */
+  private ownedBy<T extends { uuid: string }>(cluster: string, records: T[]): T[] {
+    if (cluster === this.selfId) return records;
+    const own = records.filter((r) => clusterOf(r.uuid) === cluster);
+    this.countDropped(cluster, records.length - own.length);
+    return own;
+  }
+
+  private countDropped(cluster: string, n: number): void {
+    if (n === 0) return;
+    // Clusters reached through the pattern share one label, so client-named ids cannot add series.
+    this.deps.droppedRecords.inc({ cluster: this.deps.registry.find(cluster)?.viaPattern ? "other" : cluster }, n);
+    log.warn("remote cluster answered for objects it does not own; dropped", { cluster, dropped: n });
+  }
+
+  /**
+   * A remote cluster's page with only what it may answer for: its own objects, and, in lists
+   * of users (`listUser`), users of a third cluster that it knows as local records, kept only
+   * as their home cluster answers for them to this caller (the home's record wins). A home
+   * that fails is reported in `failedClusters` and its users are left out.
+   */
+  private async trusted<T extends { uuid: string }>(cluster: string, page: Page<T>, listUser?: ListUser<T>): Promise<Page<T>> {
+    if (cluster === this.selfId) return page;
+    const own = page.nodes.filter((n) => clusterOf(n.uuid) === cluster);
+    const thirdParty = page.nodes.filter((n) => clusterOf(n.uuid) !== cluster && kindOf(n.uuid) === "user").map((n) => n.uuid);
+    const failedClusters = [...page.failedClusters];
+    const vouched = listUser && thirdParty.length ? (await this.usersAtHome(thirdParty, failedClusters)).map(listUser) : [];
+    this.countDropped(cluster, page.nodes.length - own.length - vouched.length);
+    return { ...page, nodes: [...own, ...vouched], failedClusters };
+  }
+
+  /** These users as their home clusters show them to the caller (batched per home); failures go to `failed`. */
+  private async usersAtHome(uuids: string[], failed: ClusterFailure[]): Promise<UserRecord[]> {
+    const homes = [...new Set(uuids.map(clusterOf))];
+    const answers = await Promise.all(
+      homes.map(async (home) => {
+        try {
+          return await Promise.all(uuids.filter((u) => clusterOf(u) === home).map((u) => this.loader<UserRecord>("usersGet", home).load(u)));
+        } catch (e) {
+          failed.push(failureOf(home, e));
+          return [];
+        }
+      }),
+    );
+    return answers.flat().filter((u): u is UserRecord => u !== null);
+  }
+
+  /**
+   * Asks each named cluster (default: this one) for the same page, in parallel, keeps what each
+   * may answer for (`trusted`) and merges by uuid (an object known to several clusters, such as
+   * a remote user's local record, is listed once). A cluster that fails is reported in
+   * `failedClusters`; the others still answer.
    */
   private async federatedList<T extends { uuid: string }>(
     clusters: string[] | undefined,
     first: number,
     ask: (api: ClusterApi) => Promise<Page<T>>,
+    listUser?: ListUser<T>,
   ): Promise<Page<T>> {
     const targets = clusters ?? [this.selfId];
-    const settled = await Promise.allSettled(targets.map((id) => Promise.resolve().then(() => ask(this.backend(id)))));
+    const settled = await Promise.allSettled(
+      targets.map((id) => Promise.resolve().then(async () => this.trusted(id, await ask(this.backend(id)), listUser))),
+    );
     const byUuid = new Map<string, T>();
     const failedClusters: ClusterFailure[] = [];
     let more = false;
@@ -176,20 +237,24 @@ export class FederationRouter implements ClusterApi {
   permissionUpdate: ClusterApi["permissionUpdate"] = (c, uuid, level) => this.backend(clusterOf(uuid)).permissionUpdate(c, uuid, level);
   permissionRevoke: ClusterApi["permissionRevoke"] = (c, uuid) => this.backend(clusterOf(uuid)).permissionRevoke(c, uuid);
   permissionList: ClusterApi["permissionList"] = (c, uuid) => this.backend(clusterOf(uuid)).permissionList(c, uuid);
-  subjectList: ClusterApi["subjectList"] = (c, o) => this.federatedList(o.clusters ?? this.everyCluster(), o.first, (api) => api.subjectList(c, o));
+  subjectList: ClusterApi["subjectList"] = (c, o) =>
+    this.federatedList(o.clusters ?? this.everyCluster(), o.first, (api) => api.subjectList(c, o), (u) => ({ uuid: u.uuid, kind: "user", name: u.fullName, email: u.email, groupClass: null }));
   sharedWithMe: ClusterApi["sharedWithMe"] = (c, o) => this.federatedList(o.clusters ?? this.everyCluster(), o.first, (api) => api.sharedWithMe(c, o));
 
   usersGet = (_c: Caller, uuids: string[]) => this.getMany<UserRecord>("usersGet", uuids);
   groupsGet = (_c: Caller, uuids: string[]) => this.getMany<GroupRecord>("groupsGet", uuids);
   collectionsGet = (_c: Caller, uuids: string[]) => this.getMany<CollectionRecord>("collectionsGet", uuids);
 
-  userList: ClusterApi["userList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.userList(c, o));
+  userList: ClusterApi["userList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.userList(c, o), (u) => u);
   groupList: ClusterApi["groupList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.groupList(c, o));
   collectionList: ClusterApi["collectionList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.collectionList(c, o));
 
   userCreate: ClusterApi["userCreate"] = (c, input) => this.deps.local.userCreate(c, input);
   groupCreate: ClusterApi["groupCreate"] = (c, input) => this.backend(input.ownerUuid ? clusterOf(input.ownerUuid) : this.selfId).groupCreate(c, input);
-  groupContents: ClusterApi["groupContents"] = (c, uuid, o) => this.backend(clusterOf(uuid)).groupContents(c, uuid, o);
+  groupContents: ClusterApi["groupContents"] = async (c, uuid, o) => {
+    const home = clusterOf(uuid);
+    return this.trusted(home, await this.backend(home).groupContents(c, uuid, o));
+  };
   groupUpdate: ClusterApi["groupUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).groupUpdate(c, uuid, input);
   groupDelete: ClusterApi["groupDelete"] = (c, uuid) => this.backend(clusterOf(uuid)).groupDelete(c, uuid);
 
@@ -198,7 +263,20 @@ export class FederationRouter implements ClusterApi {
   collectionUpdate: ClusterApi["collectionUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).collectionUpdate(c, uuid, input);
   collectionDelete: ClusterApi["collectionDelete"] = (c, uuid) => this.backend(clusterOf(uuid)).collectionDelete(c, uuid);
 
-  tokenCreate: ClusterApi["tokenCreate"] = (c, input) => this.deps.local.tokenCreate(c, input);
+  /**
+   * A token is created by its creator's home cluster, which alone can revoke it with its parent
+   * (and checks it is no broader). From elsewhere the request is delegated there with the token
+   * as presented: raw, it goes back to the cluster that issued it, so nothing leaks; salted, it
+   * is not the creator's token there, so the request is refused.
+   */
+  tokenCreate: ClusterApi["tokenCreate"] = (c, input) => {
+    const home = c.principal.token?.homeCluster;
+    if (home === undefined || home === this.selfId) return this.deps.local.tokenCreate(c, input);
+    const presented = c.token && parseToken(c.token);
+    if (!presented || isSaltedSecret(presented.secret))
+      throw forbidden(`tokens are created on the token's home cluster (${home}): ask it there with the token it issued, not one salted for ${this.selfId}`);
+    return this.backend(home).tokenCreate(c, input);
+  };
   tokenRevoke: ClusterApi["tokenRevoke"] = (c, uuid) => this.backend(clusterOf(uuid)).tokenRevoke(c, uuid);
   tokenList: ClusterApi["tokenList"] = (c, o) => this.deps.local.tokenList(c, o);
 }

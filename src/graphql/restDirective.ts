@@ -74,12 +74,22 @@ function authorizeCaller(ctx: RequestContext, rest: RestAnnotation) {
   return p;
 }
 
-/** The first of the field's REST paths the token's scopes do not allow, if any. */
+/**
+ * What a cluster validating a token salted for it always gets, whatever the token's scopes:
+ * the token's user (the token itself, `currentToken`, is always allowed by every scope set).
+ */
+function isValidationMinimum(rest: RestAnnotation): boolean {
+  return rest.method === "GET" && rest.path === "/arvados/v1/users/current";
+}
+
+/**
+ * The first of the field's REST paths the token's scopes do not allow, if any. A salted
+ * principal's scope sets are those in force on the cluster it was salted for (see the
+ * Authenticator), so its look-ups here are no broader than its requests there.
+ */
 function deniedPath(ctx: RequestContext, rest: RestAnnotation, source: unknown, args: Record<string, unknown>): string | undefined {
   const p = authorizeCaller(ctx, rest);
-  // A salted token's scopes are applied by the cluster it was salted for, which learns them
-  // from this very look-up; checking them here would make scoped tokens unusable elsewhere.
-  if (!p || p.saltedFor) return undefined;
+  if (!p || (p.saltedFor && isValidationMinimum(rest))) return undefined;
   return restPaths(rest.path, args, source).find((path) => !allAllow(p.scopeSets, rest.method, path));
 }
 

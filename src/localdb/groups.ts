@@ -83,6 +83,11 @@ export async function groupUpdate(ctx: LocalContext, c: Caller, uuid: string, in
     const current = await groupWithLevel(tx, c, uuid, 2);
     const moving = input.ownerUuid != null && input.ownerUuid !== current.ownerUuid;
     if (moving) {
+      // A role group's owner manages who is in it, and its members hold whatever it is granted,
+      // wherever: handing it to a new owner is a grant, so it needs can_manage on the group.
+      // (Arvados asks only can_write, which a project's writer holds on the roles it owns.)
+      if (current.groupClass === "role" && (await levelOn(tx, c.principal, uuid, null)) < 3)
+        throw forbidden(`moving role group "${uuid}" needs can_manage on it`);
       await requireMove(tx, c.principal, current.ownerUuid, input.ownerUuid!);
       const [cycle] = await tx.$queryRaw<{ found: boolean }[]>`
         WITH RECURSIVE below(uuid) AS (SELECT ${uuid}::text UNION SELECT g.uuid FROM groups g JOIN below ON g.owner_uuid = below.uuid)

@@ -3,7 +3,7 @@ import { Prisma } from "@prisma/client";
 import type { Caller } from "../auth/principal";
 import { isAdmin } from "../auth/principal";
 import type { CreateUserInput, ListOptions, Page, UserRecord } from "../api/types";
-import { conflict, forbidden } from "../errors";
+import { badInput, conflict, forbidden } from "../errors";
 import { newUuid } from "../ids";
 import { userVisible } from "../permissions/access";
 import { audit } from "./audit";
@@ -28,6 +28,8 @@ export async function userList(ctx: LocalContext, c: Caller, o: ListOptions): Pr
 
 export async function userCreate(ctx: LocalContext, c: Caller, input: CreateUserInput): Promise<UserRecord> {
   if (!isAdmin(c.principal)) throw forbidden("only an admin can create users");
+  // As Arvados: "Admin users cannot be inactive".
+  if (input.isAdmin && input.isActive === false) throw badInput("an admin user cannot be inactive: isAdmin needs isActive");
   const email = input.email.trim().toLowerCase();
   return ctx.prisma.$transaction(async (tx) => {
     if (await tx.user.findFirst({ where: { email, uuid: { startsWith: ctx.clusterId } }, select: { uuid: true } }))

@@ -24,6 +24,14 @@ async function remoteRequests(cluster: TestCluster, to: string, operation?: stri
   return total;
 }
 
+/**
+ * Puts `other` in `home`'s remote-cluster table, as its operator would: a home cluster looks up
+ * tokens salted only for clusters it knows.
+ */
+function introduce(home: TestCluster, other: TestCluster): void {
+  home.config.remoteClusters[other.id] = { ...home.config.remoteClusters.bbbbb, url: other.url };
+}
+
 async function newToken(cluster: TestCluster, token: string, input: Record<string, unknown> = {}): Promise<{ uuid: string; token: string }> {
   return (await ok(gql(cluster.url, `mutation($i: CreateTokenInput!) { createToken(input: $i) { uuid token } }`, { i: input }, token))).createToken;
 }
@@ -62,6 +70,43 @@ describe("tokens across clusters", () => {
     const r = await gql(a.url, `{ collections { nodes { uuid } } }`, {}, forB, asB);
     expect(codes(r)).toEqual(["FORBIDDEN"]);
     expect(codes(await gql(a.url, VIEWER, {}, forB, { "x-fedgate-forwarded-for": "ccccc" }))).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("applies scopes to salted look-ups too, always allowing only the validation minimum", async () => {
+    const none = await newToken(a, alice.token, { scopes: [] });
+    const LOOKUPS = `{ viewer { uuid } currentToken { uuid } visibleGroups { uuid } visibleSubjects(uuids: ["${alice.uuid}"]) }`;
+    // Salted for a cluster that exists nowhere: refused before anything is looked up.
+    const nowhere = await gql(a.url, LOOKUPS, {}, saltToken(none.token, "qqqqq"), { "x-fedgate-forwarded-for": "qqqqq" });
+    expect(codes(nowhere)).toEqual(["UNAUTHENTICATED"]);
+    expect(nowhere.errors![0].message).toContain("qqqqq");
+    // Salted for a known cluster: the token and its user, nothing its scopes there do not allow.
+    const forB = await gql(a.url, LOOKUPS, {}, saltToken(none.token, "bbbbb"), { "x-fedgate-forwarded-for": "bbbbb" });
+    expect(forB.data).toEqual({ viewer: { uuid: alice.uuid }, currentToken: { uuid: none.uuid }, visibleGroups: null, visibleSubjects: null });
+    expect(forB.errors!.map((e) => [e.path?.[0], e.extensions?.code])).toEqual([["visibleGroups", "FORBIDDEN"], ["visibleSubjects", "FORBIDDEN"]]);
+  });
+
+  it("refuses identity look-ups for a cluster the token's clusterScopes exclude", async () => {
+    const onlyB = await newToken(a, alice.token, { clusterScopes: [{ cluster: "bbbbb", scopes: [{ method: "GET", path: "/arvados/v1/users/current" }] }] });
+    const forC = await gql(a.url, VIEWER, {}, saltToken(onlyB.token, "ccccc"), { "x-fedgate-forwarded-for": "ccccc" });
+    expect(codes(forC)).toEqual(["UNAUTHENTICATED"]);
+    expect(forC.errors![0].message).toContain("ccccc");
+    expect((await ok(gql(a.url, VIEWER, {}, saltToken(onlyB.token, "bbbbb"), { "x-fedgate-forwarded-for": "bbbbb" }))).viewer.uuid).toBe(alice.uuid);
+  });
+
+  it("validates a token whose scopes elsewhere deny its groups, with no home groups", async () => {
+    const t = await newToken(a, alice.token, { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] });
+    const before = await remoteRequests(c, "aaaaa", "ValidateTokenIdentity");
+    expect((await ok(gql(c.url, `{ collections { nodes { uuid } } }`, {}, t.token))).collections.nodes).toEqual(expect.any(Array));
+    expect(await remoteRequests(c, "aaaaa", "ValidateTokenIdentity")).toBe(before + 1);
+  });
+
+  it("ignores fields after the secret here and on other clusters, validating the token once", async () => {
+    const t = await newToken(a, alice.token);
+    for (const cl of [a, b]) expect((await ok(gql(cl.url, VIEWER, {}, `${t.token}/foo/bar`))).viewer.uuid).toBe(alice.uuid);
+    const before = await remoteRequests(b, "aaaaa", "ValidateToken");
+    expect((await ok(gql(b.url, VIEWER, {}, `${t.token}/other/fields`))).viewer.uuid).toBe(alice.uuid);
+    expect((await ok(gql(b.url, VIEWER, {}, t.token))).viewer.uuid).toBe(alice.uuid);
+    expect(await remoteRequests(b, "aaaaa", "ValidateToken")).toBe(before);
   });
 
   it("validates a cold token once however many requests use it at the same time", async () => {
@@ -105,10 +150,34 @@ describe("tokens across clusters", () => {
     expect(r.errors![0].path).toEqual(["viewer"]);
   });
 
-  it("creates tokens only on the token's home cluster (a remote cluster could not revoke them)", async () => {
-    const r = await gql(b.url, `mutation { createToken(input: {}) { token } }`, {}, alice.token);
+  it("creates a token asked for on another cluster at its creator's home: it works there and is revoked with its parent", async () => {
+    const parent = await newToken(a, alice.token);
+    const before = await remoteRequests(b, "aaaaa", "CreateToken");
+    const child = (await ok(gql(b.url, `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/users/current" }] }) { uuid token } }`, {}, parent.token))).createToken;
+    expect(await remoteRequests(b, "aaaaa", "CreateToken")).toBe(before + 1);
+    expect(child.uuid.slice(0, 5)).toBe("aaaaa");
+    expect(await a.db.prisma.apiToken.findUnique({ where: { uuid: child.uuid } })).toMatchObject({ parentUuid: parent.uuid, userUuid: alice.uuid });
+    expect(await b.db.prisma.apiToken.findUnique({ where: { uuid: child.uuid } })).toBeNull();
+    expect((await ok(gql(b.url, VIEWER, {}, child.token))).viewer.uuid).toBe(alice.uuid);
+    await ok(gql(a.url, `mutation($u: ID!) { revokeToken(uuid: $u) { uuid } }`, { u: parent.uuid }, alice.token));
+    for (const cl of [a, b]) expect(codes(await gql(cl.url, VIEWER, {}, child.token))).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("checks a delegated token request at home: never broader than its creator", async () => {
+    const creator = await newToken(a, alice.token, { scopes: [{ method: "POST", path: "/arvados/v1/api_client_authorizations" }] });
+    const r = await gql(b.url, `mutation { createToken(input: {}) { uuid } }`, {}, creator.token);
     expect(codes(r)).toEqual(["FORBIDDEN"]);
-    expect(r.errors![0].message).toContain("home cluster");
+    expect(r.errors![0].message).toContain("broader");
+    expect(await a.db.prisma.apiToken.count({ where: { parentUuid: creator.uuid } })).toBe(0);
+  });
+
+  it("refuses to create a token from only a salted one, naming its home, and never forwards a delegated request", async () => {
+    const salted = await gql(b.url, `mutation { createToken(input: {}) { token } }`, {}, saltToken(alice.token, "bbbbb"));
+    expect(codes(salted)).toEqual(["FORBIDDEN"]);
+    expect(salted.errors![0].message).toContain("home cluster (aaaaa)");
+    const delegated = await gql(b.url, `mutation { createToken(input: {}) { token } }`, {}, alice.token, { "x-fedgate-forwarded-for": "ccccc" });
+    expect(codes(delegated)).toEqual(["FORBIDDEN"]);
+    expect(delegated.errors![0].message).toContain("not forwarded again");
   });
 
   it("applies cluster scopes: unlisted clusters refuse, listed ones apply their entry, home its own", async () => {
@@ -132,6 +201,7 @@ describe("tokens across clusters", () => {
     const e = await startTestCluster("eeeee", {
       remoteClusters: { aaaaa: { url: a.url, activateUsers: true }, bbbbb: { url: b.url }, ddddd: { url: hangingUrl, timeoutMs: 300 } },
     });
+    introduce(a, e);
     try {
       const daveToken = `v2/ddddd-gj3su-${"d".repeat(15)}/${"s".repeat(50)}`;
       const down = await gql(e.url, VIEWER, {}, daveToken);
@@ -152,6 +222,7 @@ describe("tokens across clusters", () => {
 describe("remote users", () => {
   it("records a remote user here, active only when config (or the login cluster) says so", async () => {
     const f = await startTestCluster("fffff", { remoteClusters: { aaaaa: { url: a.url, activateUsers: false } } });
+    introduce(a, f);
     try {
       const r = await gql(f.url, `{ viewer { uuid email isActive } collections { nodes { uuid } } }`, {}, alice.token);
       expect(r.data!.viewer).toEqual({ uuid: alice.uuid, email: "alice@example.org", isActive: false });
@@ -167,6 +238,27 @@ describe("remote users", () => {
   });
 });
 
+describe("admins", () => {
+  it("refuses to create an inactive admin", async () => {
+    const r = await gql(a.url, `mutation { createUser(input: { email: "ghost-admin@example.org", isAdmin: true, isActive: false }) { uuid } }`, {}, a.rootToken);
+    expect(codes(r)).toEqual(["BAD_USER_INPUT"]);
+    expect(await a.db.prisma.user.findFirst({ where: { email: "ghost-admin@example.org" } })).toBeNull();
+  });
+
+  it("shows a login cluster's admin as an admin on a satellite only while the admin is active", async () => {
+    const { createUser } = await a.root(`mutation { createUser(input: { email: "ada@example.org", isAdmin: true }) { uuid } }`);
+    const token = (await a.root(`mutation($u: ID) { createToken(input: { userUuid: $u }) { token } }`, { u: createUser.uuid })).createToken.token;
+    const { createUser: other } = await a.root(`mutation { createUser(input: { email: "ida@example.org", isAdmin: true }) { uuid } }`);
+    const otherToken = (await a.root(`mutation($u: ID) { createToken(input: { userUuid: $u }) { token } }`, { u: other.uuid })).createToken.token;
+    // No API makes an admin inactive; a login cluster's database may still hold one (older data).
+    await a.db.prisma.user.update({ where: { uuid: createUser.uuid }, data: { isActive: false } });
+    const inactive = await ok(gql(b.url, `{ viewer { uuid isActive isAdmin } }`, {}, token));
+    expect(inactive.viewer).toEqual({ uuid: createUser.uuid, isActive: false, isAdmin: false });
+    expect(await b.db.prisma.user.findUnique({ where: { uuid: createUser.uuid } })).toMatchObject({ isActive: false, isAdmin: false });
+    expect((await ok(gql(b.url, `{ viewer { isActive isAdmin } }`, {}, otherToken))).viewer).toEqual({ isActive: true, isAdmin: true });
+  });
+});
+
 describe("limits", () => {
   let g: TestCluster;
   let gail: { uuid: string; token: string; tokenUuid: string };
@@ -176,6 +268,7 @@ describe("limits", () => {
       tokens: { localCacheSeconds: 0 },
       limits: { remoteValidationsPerMinute: 2, maxRemoteRequests: 1 },
     });
+    introduce(a, g);
     gail = await createUserWithToken(g, "gail@example.org");
   });
   afterAll(() => g?.stop());

@@ -115,6 +115,25 @@ describe("grants on one cluster", () => {
     expect(moved.updateCollection.ownerUuid).toBe(p);
   });
 
+  it("lets a project's writer move its subprojects (Arvados' rule) but not its role groups, which need can_manage", async () => {
+    const MOVE = `mutation($u: ID!, $o: ID!) { updateGroup(uuid: $u, input: { ownerUuid: $o }) { ownerUuid } }`;
+    const p = await project(alice, "with-a-role");
+    const role = (await okAs(alice, `mutation($o: ID) { createGroup(input: { name: "owned-role", groupClass: "role", ownerUuid: $o }) { uuid } }`, { o: p })).createGroup.uuid;
+    const sub = await project(alice, "movable-sub", p);
+    await grant(alice, p, bob.uuid, "can_write");
+    // Taking the role would make bob its manager: he could then add himself and hold what it holds.
+    const take = await as(bob, MOVE, { u: role, o: bob.uuid });
+    expect(codes(take)).toEqual(["FORBIDDEN"]);
+    expect(take.errors![0].message).toContain("can_manage");
+    expect((await z.root(`query($u: ID!) { group(uuid: $u) { ownerUuid } }`, { u: role })).group.ownerUuid).toBe(p);
+    const join = await as(bob, `mutation($h: ID!, $t: ID!) { grantPermission(headUuid: $h, tailUuid: $t, level: "can_read") { uuid } }`, { h: role, t: bob.uuid });
+    expect(codes(join)).toEqual(["FORBIDDEN"]);
+    // A project moves by write on it (through its owner) and on the new owner.
+    expect((await okAs(bob, MOVE, { u: sub, o: bob.uuid })).updateGroup.ownerUuid).toBe(bob.uuid);
+    // The role's manager (its project's owner) moves it.
+    expect((await okAs(alice, MOVE, { u: role, o: alice.uuid })).updateGroup.ownerUuid).toBe(alice.uuid);
+  });
+
   it("gives a permission on a user what that user owns, not the groups that user belongs to", async () => {
     const secretRole = (await okAs(bob, `mutation { createGroup(input: { name: "bobs-club", groupClass: "role" }) { uuid } }`)).createGroup.uuid;
     const clubProject = await project(bob, "club-project");
