@@ -81,13 +81,15 @@ describe("enforceRestScopes", () => {
           many(uuids: [ID!]!): [String!] @rest(method: "GET", path: "/a/{uuids}")
           both: String @rest(method: "GET", path: "/a") @rest(method: "GET", path: "/b")
           open: String @rest(method: "GET", path: "/c", public: true)
+          me: String @rest(method: "GET", path: "/arvados/v1/users/current", identity: true)
+          groupsHere: String @rest(method: "GET", path: "/arvados/v1/groups", identity: true)
         }`,
       ],
-      resolvers: { Query: { one: () => "one", many: (_: unknown, a: { uuids: string[] }) => a.uuids, both: () => "both", open: () => "open" } },
+      resolvers: { Query: { one: () => "one", many: (_: unknown, a: { uuids: string[] }) => a.uuids, both: () => "both", open: () => "open", me: () => "me", groupsHere: () => "groups" } },
     }),
   );
-  const run = (source: string, scopes: ScopeSet[] | null) => {
-    const caller = scopes && { principal: { user: { uuid: "zzzzz-tpzed-000000000000000", isActive: true }, isRoot: false, token: null, scopeSets: scopes } };
+  const run = (source: string, scopes: ScopeSet[] | null, saltedFor?: string) => {
+    const caller = scopes && { principal: { user: { uuid: "zzzzz-tpzed-000000000000000", isActive: true }, isRoot: false, token: null, scopeSets: scopes, saltedFor } };
     return graphql({ schema, source, contextValue: { caller } as unknown as RequestContext });
   };
   const allow = (...paths: string[]) => paths.map((p) => normaliseScope("GET", p));
@@ -107,6 +109,17 @@ describe("enforceRestScopes", () => {
     expect((await run(`{ both }`, [allow("/a", "/b")])).data).toEqual({ both: "both" });
     expect((await run(`{ both }`, [allow("/a")])).errors?.[0].message).toMatch(/GET \/b/);
     expect((await run(`{ both }`, [allow("/b")])).errors?.[0].message).toMatch(/GET \/a/);
+  });
+
+  it("holds a salted look-up to its scopes, except the validating cluster's minimum (the token's user)", async () => {
+    const r = await run(`{ me groupsHere }`, [[]], "bbbbb");
+    expect(r.data).toEqual({ me: "me", groupsHere: null });
+    expect(r.errors?.map((e) => [e.path?.join("."), e.extensions.code])).toEqual([["groupsHere", "FORBIDDEN"]]);
+    expect((await run(`{ me groupsHere }`, [allow("/arvados/v1/groups")], "bbbbb")).data).toEqual({ me: "me", groupsHere: "groups" });
+    // Unsalted, the user record is a scope like any other.
+    expect((await run(`{ me }`, [[]])).errors?.[0].extensions.code).toBe("FORBIDDEN");
+    // Salted, only identity look-ups answer at all.
+    expect((await run(`{ one(uuid: "x") }`, [allow("/a/x")], "bbbbb")).errors?.[0].extensions.code).toBe("FORBIDDEN");
   });
 
   it("answers public fields without a token and refuses the others as UNAUTHENTICATED", async () => {
