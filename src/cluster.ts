@@ -22,6 +22,8 @@ import { localCluster } from "./localdb/localCluster";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { createHttpServer } from "./server";
+import { createCors } from "./http/cors";
+import { createExplorer, type ExplorerOptions } from "./http/explorer";
 
 const ANALYZE_EVERY_MS = 10 * 60_000;
 
@@ -55,7 +57,12 @@ function listenAddress(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
 }
 
-export async function startCluster(config: ClusterConfig): Promise<RunningCluster> {
+/** What the process that starts a cluster adds to its configuration (the demo's explorer banner). */
+export interface StartOptions {
+  explorer?: ExplorerOptions;
+}
+
+export async function startCluster(config: ClusterConfig, options: StartOptions = {}): Promise<RunningCluster> {
   const db = await prepareDatabase(config);
   const metrics = createMetrics(config.clusterId);
   const registry = new ClusterRegistry(config);
@@ -111,6 +118,8 @@ export async function startCluster(config: ClusterConfig): Promise<RunningCluste
     http: config.http,
     isKnownCluster: (id) => registry.tableIds().includes(id),
     context,
+    explorer: config.explorer ? createExplorer(options.explorer ?? {}) : undefined,
+    cors: createCors(config.cors.allowedOrigins),
   });
   const { host, port: wanted } = listenAddress(config.listen);
   let address;

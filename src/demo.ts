@@ -9,6 +9,16 @@ import { startCluster, type RunningCluster } from "./cluster";
 import { httpGraphQL, type GraphQLRun } from "./graphqlClient";
 
 const CLUSTERS = ["login", "east1", "west1"] as const;
+
+const DEMO_QUERY = `# Put a demo token (shown above) in the Authorization header below, then run this.
+{
+  viewer { uuid fullName }
+  collections(clusters: ["login", "east1", "west1"], first: 10) {
+    nodes { uuid name cluster }
+    failedClusters { cluster message }
+  }
+}
+`;
 type DemoCluster = (typeof CLUSTERS)[number];
 
 export interface DemoOptions {
@@ -20,6 +30,9 @@ interface Person {
   uuid: string;
   token: string;
 }
+
+/** What the explorer shows above its editor: the demo's tokens, once they exist. */
+const explorerBanner = { text: "The demo is still seeding; reload in a moment for its tokens." };
 
 async function startClusters(basePort: number): Promise<Record<DemoCluster, RunningCluster>> {
   const port = (id: DemoCluster) => basePort + CLUSTERS.indexOf(id);
@@ -34,7 +47,9 @@ async function startClusters(basePort: number): Promise<Record<DemoCluster, Runn
           remoteClusters: Object.fromEntries(
             CLUSTERS.filter((o) => o !== id).map((o) => [o, { url: `http://127.0.0.1:${port(o)}`, activateUsers: true }]),
           ),
+          explorer: true,
         }),
+        { explorer: { banner: () => explorerBanner.text, defaultQuery: DEMO_QUERY } },
       ),
     ),
   );
@@ -100,11 +115,23 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] }) { token } }`,
   );
 
+  explorerBanner.text = [
+    "Demo tokens, issued by the login cluster and valid on every cluster (paste one as \"Authorization: Bearer <token>\"):",
+    `  alice  ${alice.token}`,
+    `  bob    ${bob.token}`,
+    `  alice, may only list collections  ${scoped.createToken.token}`,
+  ].join("\n");
   const login = clusters.login.url;
   const lines = [
     "",
     "fedgate demo: a local federation of three clusters (embedded databases, in memory)",
     ...CLUSTERS.map((id) => `  ${id.padEnd(6)} ${clusters[id].url}/graphql${id === "login" ? "   (login cluster)" : ""}`),
+    "WARNING: every database is in memory; everything is lost when the demo stops.",
+    "",
+    "Explorer (GraphiQL, the tokens below are shown in it):",
+    ...CLUSTERS.map((id) => `  ${id.padEnd(6)} ${clusters[id].url}/`),
+    "System root tokens (each cluster's administrator):",
+    ...CLUSTERS.map((id) => `  export ${id.toUpperCase()}_ROOT='${clusters[id].config.systemRootToken}'`),
     "",
     "Tokens (issued by the login cluster, valid on every cluster):",
     `  export ALICE='${alice.token}'`,

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
@@ -17,6 +18,8 @@ import { log } from "./log";
 import type { Metrics } from "./metrics";
 import type { RequestContext } from "./graphql/context";
 import { inputTextPlugin } from "./graphql/inputText";
+import type { Cors } from "./http/cors";
+import type { Explorer } from "./http/explorer";
 import { operationLimitsRule } from "./graphql/operationLimits";
 import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 
@@ -34,6 +37,10 @@ export interface ServerOptions {
   isKnownCluster(id: string): boolean;
   /** Builds the request context from the request headers (authentication happens here). */
   context(headers: HeaderMap): Promise<RequestContext>;
+  /** GraphiQL for browsers (config `explorer`); absent: no explorer. */
+  explorer?: Explorer;
+  /** CORS for the configured browser origins. */
+  cors: Cors;
 }
 
 /** What one request may ask for and answer (config `limits`). */
@@ -102,6 +109,32 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
   sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
+/**
+ * A request Node could not take (malformed, headers too large, too slow): answered, like every
+ * other error, with JSON and a code, then the connection is closed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  // An answer already under way on this socket (bytes after a request): no second one on top.
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (!socket.writable || answering || err.code === "ECONNRESET") return void socket.destroy();
+  const [status, reason, code] =
+    err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large", "BAD_REQUEST"]
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout", "REQUEST_TIMEOUT"]
+    : [400, "Bad Request", "BAD_REQUEST"];
+  const body = JSON.stringify({ errors: [{ message: reason.toLowerCase(), extensions: { code } }] });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** The request target as a URL on this server: always a path ("//x" is a path here, not a host). */
+function requestUrl(target: string | undefined): URL | undefined {
+  if (!target?.startsWith("/")) return undefined;
+  try {
+    return new URL(`http://fedgate.invalid${target}`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The whole response body, or undefined when it exceeds `max` bytes. */
@@ -214,7 +247,10 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://fedgate.invalid");
+    const url = requestUrl(req.url);
+    if (!url) return sendError(res, 400, "BAD_REQUEST", "the request target is not a path");
+    if (o.explorer?.handles(req, url.pathname)) return o.explorer.serve(req, res, url.pathname);
+    if (url.pathname === "/graphql" && o.cors.apply(req, res)) return;
     if (url.pathname === "/graphql") return graphql(req, res, url.search);
     if (url.pathname === "/_health/ping" && (req.method === "GET" || req.method === "HEAD")) return sendJson(res, 200, { health: "OK" });
     if (url.pathname === "/metrics" && req.method === "GET") {
@@ -232,6 +268,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     });
   });
   server.maxConnections = o.http.maxConnections;
+  server.on("clientError", answerClientError);
 
   return {
     server,

@@ -10,8 +10,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 
 export interface ExplorerOptions {
-  /** Shown above the editor, e.g. the demo's tokens. Plain text. */
-  banner?: string;
+  /** Shown above the editor, e.g. the demo's tokens (read on every page load). Plain text. */
+  banner?: () => string | undefined;
   defaultQuery?: string;
 }
 
@@ -80,7 +80,7 @@ function page(o: ExplorerOptions): string {
     defaultQuery: o.defaultQuery ?? DEFAULT_QUERY,
     placeholder: TOKEN_PLACEHOLDER,
     defaultHeaders: JSON.stringify({ Authorization: `Bearer ${TOKEN_PLACEHOLDER}` }, null, 2),
-    banner: o.banner ?? null,
+    banner: o.banner?.() ?? null,
   };
   // JSON inside <script> must not be able to close the element.
   const data = JSON.stringify(settings).replace(/</g, "\\u003c");
@@ -131,7 +131,6 @@ export interface Explorer {
 
 export function createExplorer(o: ExplorerOptions): Explorer {
   const assets = loadAssets(); // read once at start: a missing package fails the start, not a page load
-  const html = page(o);
   const isFavicon = (pathname: string) => pathname === "/favicon.ico";
   const isPage = (req: IncomingMessage, pathname: string) =>
     (pathname === "/" || (pathname === "/graphql" && /\btext\/html\b/.test(req.headers.accept ?? ""))) && req.method === "GET";
@@ -141,7 +140,7 @@ export function createExplorer(o: ExplorerOptions): Explorer {
       const headers = { "content-security-policy": CSP, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" };
       if (isPage(req, pathname)) {
         res.writeHead(200, { ...headers, "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-        return void res.end(html);
+        return void res.end(page(o));
       }
       if (isFavicon(pathname)) return void res.writeHead(204).end(); // no icon, and no 404 in the console
       const asset = assets.get(pathname.slice(ASSET_PREFIX.length));

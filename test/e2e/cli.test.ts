@@ -378,6 +378,10 @@ describe("fedgate demo (npm start): a local federation in one command", () => {
     expect((await ok(gql(east1, `{ viewer { fullName } }`, {}, alice))).viewer.fullName).toBe("Alice Andersen");
     const all = await ok(gql(login, `{ collections(clusters: ["login", "east1", "west1"]) { nodes { cluster } failedClusters { cluster } } }`, {}, alice));
     expect(new Set(all.collections.nodes.map((n: { cluster: string }) => n.cluster))).toEqual(new Set(["login", "east1", "west1"]));
+    // The explorer of each cluster shows the demo's tokens above its editor.
+    const explorerPage = await (await fetch(`${east1}/`)).text();
+    expect(explorerPage).toContain(alice);
+    expect(out).toContain(`${east1}/`);
     const shared = await ok(gql(login, `{ sharedWithMe { nodes { ... on Group { name cluster } } } }`, {}, bob));
     expect(shared.sharedWithMe.nodes).toEqual([{ name: "Genomes on east1", cluster: "east1" }]);
     demo.child.kill("SIGINT");
