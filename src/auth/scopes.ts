@@ -121,6 +121,8 @@ export function expandRestPath(template: string, lookup: (name: string) => unkno
     // An empty value must not vanish (it would turn ".../{uuid}" into the list path): "%00"
     // stays one segment, and no scope path can contain "%", so only prefix scopes reach it.
     const text = v === undefined || v === null ? "" : String(v);
-    return text === "" ? "%00" : encodeURIComponent(text).replace(/\./g, "%2E");
+    // A lone surrogate cannot be percent-encoded (encodeURIComponent throws): it becomes U+FFFD.
+    const wellFormed = (text as string & { toWellFormed(): string }).toWellFormed();
+    return text === "" ? "%00" : encodeURIComponent(wellFormed).replace(/\./g, "%2E");
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Refuses text PostgreSQL cannot store (a NUL character) or that is not well-formed Unicode
- * (a lone surrogate), in variables and in string literals alike, with BAD_USER_INPUT before
- * anything runs, instead of a database error later.
+ * (a lone surrogate), in variables and in string literals alike, and variables nested beyond any
+ * input of this API, with BAD_USER_INPUT before anything runs, instead of a database error (or
+ * a stack overflow) later.
  */
 import { GraphQLError, visit, type DocumentNode } from "graphql";
 import type { ApolloServerPlugin } from "@apollo/server";
@@ -10,18 +11,29 @@ function badText(s: string): boolean {
   return s.includes("\u0000") || !(s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
-/** The path of the first unstorable string in a value, or undefined. */
+const BAD_TEXT = "text must not contain NUL characters or unpaired surrogates";
+
+/** Deeper than any input of this API: refused rather than walked (or overflowing a stack later). */
+export const MAX_INPUT_DEPTH = 64;
+
+/**
+ * What is wrong with the first unstorable string in a value (or the first value nested deeper
+ * than MAX_INPUT_DEPTH), with its path; undefined when nothing is. Walked with an explicit stack, so hostile nesting cannot
+ * overflow the call stack here.
+ */
 function findBadText(value: unknown, path: string): string | undefined {
-  if (typeof value === "string") return badText(value) ? path : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) {
-      const found = findBadText(v, `${path}[${i}]`);
-      if (found) return found;
-    }
-  } else if (value && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      const found = badText(k) ? `${path}.(key)` : findBadText(v, `${path}.${k}`);
-      if (found) return found;
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value, path, depth: 0 }];
+  while (stack.length) {
+    const { value: v, path: p, depth } = stack.pop()!;
+    if (typeof v === "string") {
+      if (badText(v)) return `${p}: ${BAD_TEXT}`;
+    } else if (v && typeof v === "object") {
+      if (depth >= MAX_INPUT_DEPTH) return `${p.slice(0, 80)}…: nested deeper than ${MAX_INPUT_DEPTH} levels`;
+      const entries = Array.isArray(v) ? v.map((x, i) => [`[${i}]`, x] as const) : Object.entries(v).map(([k, x]) => [`.${k}`, x] as const);
+      for (const [k, x] of entries.reverse()) {
+        if (!Array.isArray(v) && badText(k.slice(1))) return `${p}.(key): ${BAD_TEXT}`;
+        stack.push({ value: x, path: `${p}${k}`, depth: depth + 1 });
+      }
     }
   }
   return undefined;
@@ -37,9 +49,9 @@ export const inputTextPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document }) {
-        const where = findBadText(request.variables ?? {}, "variables") ?? (literalHasBadText(document) ? "a string literal" : undefined);
-        if (where)
-          throw new GraphQLError(`${where}: text must not contain NUL characters or unpaired surrogates`, {
+        const problem = findBadText(request.variables ?? {}, "variables") ?? (literalHasBadText(document) ? `a string literal: ${BAD_TEXT}` : undefined);
+        if (problem)
+          throw new GraphQLError(problem, {
             extensions: { code: "BAD_USER_INPUT", http: { status: 400 } },
           });
       },
