@@ -66,13 +66,12 @@ export class RevocationPush implements RevocationHints {
     if (!this.registry.tableIds().includes(cluster)) return;
     const key = `${tokenUuid}/${cluster}`;
     if (this.recorded.has(key)) return;
-    await this.prisma.$transaction(async (tx) => {
-      const [token] = await tx.$queryRaw<{ revoked_at: Date | null }[]>`SELECT revoked_at FROM api_tokens WHERE uuid = ${tokenUuid} FOR SHARE`;
-      if (!token || token.revoked_at) throw unauthenticated("token has been revoked");
-      await tx.$executeRaw`
-        INSERT INTO token_remote_validations (token_uuid, cluster_id) VALUES (${tokenUuid}, ${cluster})
-        ON CONFLICT (token_uuid, cluster_id) DO UPDATE SET validated_at = now()`;
-    });
+    // One statement: the lock is held until it commits, and no row means revoked (or gone).
+    const recorded = await this.prisma.$executeRaw`
+      INSERT INTO token_remote_validations (token_uuid, cluster_id)
+      SELECT uuid, ${cluster}::text FROM api_tokens WHERE uuid = ${tokenUuid} AND revoked_at IS NULL FOR SHARE
+      ON CONFLICT (token_uuid, cluster_id) DO UPDATE SET validated_at = now()`;
+    if (recorded === 0) throw unauthenticated("token has been revoked");
     this.recorded.add(key);
   }
 
