@@ -19,7 +19,7 @@ import { devBanner } from "./banner";
 
 class UsageError extends Error {}
 
-const DEFAULT_WAIT_SECONDS = 10;
+const DEFAULT_WAIT_SECONDS = 30;
 
 /** The environment each kind of command reads, for its help text. */
 const ENV = {
