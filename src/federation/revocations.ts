@@ -30,6 +30,8 @@ export const HINT_CHUNK = 200;
  * that is past every cache of a validation made before the revocation: the hint is then moot.
  */
 const MOOT_AFTER_SECONDS = 2 * 86_400;
+/** A claimed chunk is another delivery's again after this: well past any attempt's timeout. */
+const LEASE_SECONDS = (2 * HINT_TIMEOUT_MS) / 1000;
 /** Backoff doublings at most (so the interval stays a number PostgreSQL can add). */
 const MAX_DOUBLINGS = 30;
 
@@ -142,6 +144,7 @@ export class RevocationPush implements RevocationHints {
         await this.send(target, uuids);
       } catch (e) {
         log.warn("revocation hint not delivered; will retry", { cluster, tokens: uuids.length, error: (e as Error).message });
+        await this.backOff(cluster, uuids);
         return;
       }
       await this.prisma.revocationHint.deleteMany({ where: { clusterId: cluster, tokenUuid: { in: uuids } } });
@@ -149,20 +152,26 @@ export class RevocationPush implements RevocationHints {
   }
 
   /**
-   * Takes up to a chunk of due hints for `cluster`, setting their next attempt (the backoff)
-   * as it does: a lease, so no other delivery takes them meanwhile, and a retry if this
-   * process dies before it is done.
+   * Takes up to a chunk of due hints for `cluster`, leased: no other delivery (in this process
+   * or another) takes them until the lease ends, and they are retried if this one never ends.
    */
   private async claim(cluster: string): Promise<string[]> {
-    const { retrySeconds, maxBackoffSeconds } = this.options;
     const rows = await this.prisma.$queryRaw<{ token_uuid: string }[]>`
-      UPDATE revocation_outbox SET attempts = attempts + 1,
-        next_attempt_at = now() + make_interval(secs => LEAST(${maxBackoffSeconds}::float8, ${retrySeconds}::float8 * power(2, LEAST(attempts, ${MAX_DOUBLINGS}))))
+      UPDATE revocation_outbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${LEASE_SECONDS}::float8)
       WHERE cluster_id = ${cluster} AND token_uuid IN (
         SELECT token_uuid FROM revocation_outbox WHERE cluster_id = ${cluster} AND next_attempt_at <= now()
         ORDER BY next_attempt_at LIMIT ${HINT_CHUNK} FOR UPDATE SKIP LOCKED)
       RETURNING token_uuid`;
     return rows.map((r) => r.token_uuid);
+  }
+
+  /** After a failed attempt: the next one waits retrySeconds, doubled for each failure before, at most maxBackoffSeconds. */
+  private async backOff(cluster: string, uuids: string[]): Promise<void> {
+    const { retrySeconds, maxBackoffSeconds } = this.options;
+    await this.prisma.$executeRaw`
+      UPDATE revocation_outbox
+      SET next_attempt_at = now() + make_interval(secs => LEAST(${maxBackoffSeconds}::float8, ${retrySeconds}::float8 * power(2, LEAST(attempts - 1, ${MAX_DOUBLINGS}))))
+      WHERE cluster_id = ${cluster} AND token_uuid = ANY(${uuids}::text[])`;
   }
 
   private async send(target: RemoteCluster, uuids: string[]): Promise<void> {

@@ -3,7 +3,10 @@
  * 2,001 children), while the remote cluster is unreachable (retried until it is back), and
  * when a user loses a group membership at home (the remote cluster stops honouring it).
  */
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { saltToken } from "../../src/auth/salt";
 import { codes, createUserWithToken, freePort, gql, ok, startFederation, startTestCluster, type TestCluster } from "../helpers/federation";
 
 const VIEWER = `{ viewer { uuid } }`;
@@ -177,6 +180,62 @@ describe("a remote cluster that is down during the revocation", () => {
     await untilDelivered(home);
     cut = await relay(relayPort, remotePort);
   });
+});
+
+(process.env.DATABASE_URL ? describe : describe.skip)("two processes of one cluster on one PostgreSQL database (PostgreSQL only: set DATABASE_URL)", () => {
+  // A stand-in for cluster sssss that records the hints it gets, and refuses them while down.
+  const received: string[] = [];
+  let down = true;
+  const stub = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      const { variables } = JSON.parse(body) as { variables: { uuids: string[] } };
+      res.setHeader("content-type", "application/json");
+      if (down) {
+        res.writeHead(503).end(JSON.stringify({ errors: [{ message: "down", extensions: { code: "UNAVAILABLE" } }] }));
+        return;
+      }
+      // Answer a little later, so the two processes' deliveries overlap.
+      setTimeout(() => {
+        received.push(...variables.uuids);
+        res.end(JSON.stringify({ data: { dropCachedTokens: variables.uuids.length } }));
+      }, 20);
+    });
+  });
+  let one: TestCluster, two: TestCluster;
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
+    const options = {
+      remoteClusters: { sssss: { url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}` } },
+      federation: { hintRetrySeconds: 0.05, hintMaxBackoffSeconds: 0.1 },
+    };
+    one = await startTestCluster("ppppp", options);
+    two = await startTestCluster("ppppp", { ...options, databaseUrl: one.config.databaseUrl });
+  });
+  afterAll(async () => {
+    await Promise.all([two?.stop(), one?.stop()]);
+    stub.close();
+  });
+
+  it("share the queue: every hint is delivered, none twice", async () => {
+    const owner = await createUserWithToken(one, "owner@p.example");
+    const stolen: Token = (await ok(gql(one.url, CREATE, {}, owner.token))).createToken;
+    const fields = Array.from({ length: 100 }, (_, i) => `c${i}: createToken(input: {}) { uuid token }`).join(" ");
+    const children: Token[] = [];
+    for (let i = 0; i < 9; i++) children.push(...Object.values(await ok(gql(one.url, `mutation { ${fields} }`, {}, stolen.token))) as Token[]);
+    // sssss validates each of them, salted, at one process or the other.
+    const all = [stolen, ...children];
+    await eachLimited(all, 8, (t) => ok(gql((all.indexOf(t) % 2 ? two : one).url, VIEWER, {}, saltToken(t.token, "sssss"), { "x-fedgate-forwarded-for": "sssss" })));
+
+    await ok(gql(one.url, REVOKE, { u: stolen.uuid }, owner.token));
+    expect(await pendingHints(one)).toBe(all.length);
+    down = false; // both processes' workers now drain the queue at once
+    await untilDelivered(one);
+    expect(received.length).toBe(all.length);
+    expect(new Set(received)).toEqual(new Set(all.map((t) => t.uuid)));
+  }, 300_000);
 });
 
 describe("a group membership removed or lowered at home", () => {
