@@ -24,6 +24,7 @@ import { createMetrics } from "./metrics";
 import { createHttpServer } from "./server";
 import { createCors } from "./http/cors";
 import { createExplorer, type ExplorerOptions } from "./http/explorer";
+import { managementAccess } from "./http/management";
 
 const ANALYZE_EVERY_MS = 10 * 60_000;
 
@@ -120,6 +121,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     context,
     explorer: config.explorer ? createExplorer(options.explorer ?? {}) : undefined,
     cors: createCors(config.cors.allowedOrigins),
+    metricsAccess: managementAccess(config.managementToken),
   });
   const { host, port: wanted } = listenAddress(config.listen);
   let address;

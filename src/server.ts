@@ -20,6 +20,7 @@ import type { RequestContext } from "./graphql/context";
 import { inputTextPlugin } from "./graphql/inputText";
 import type { Cors } from "./http/cors";
 import type { Explorer } from "./http/explorer";
+import type { ManagementRefusal } from "./http/management";
 import { operationLimitsRule } from "./graphql/operationLimits";
 import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 
@@ -41,6 +42,8 @@ export interface ServerOptions {
   explorer?: Explorer;
   /** CORS for the configured browser origins. */
   cors: Cors;
+  /** Whether a request may read /metrics (undefined: yes). */
+  metricsAccess(req: IncomingMessage): ManagementRefusal | undefined;
 }
 
 /** What one request may ask for and answer (config `limits`). */
@@ -254,6 +257,8 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     if (url.pathname === "/graphql") return graphql(req, res, url.search);
     if (url.pathname === "/_health/ping" && (req.method === "GET" || req.method === "HEAD")) return sendJson(res, 200, { health: "OK" });
     if (url.pathname === "/metrics" && req.method === "GET") {
+      const refused = o.metricsAccess(req);
+      if (refused) return sendError(res, refused.status, refused.code, refused.message);
       res.writeHead(200, { "content-type": o.metrics.registry.contentType });
       return void res.end(await o.metrics.registry.metrics());
     }

@@ -45,6 +45,8 @@ const schema = z
     dataDir: z.string().min(1).optional(),
     /** A request bearing this token acts as the system administrator. */
     systemRootToken: z.string().min(32, "must be at least 32 characters").optional(),
+    /** Needed (as a bearer token) to read /metrics; unset: /metrics answers loopback only. */
+    managementToken: z.string().min(32, "must be at least 32 characters").optional(),
     tokens: z
       .strictObject({
         /** 32 bytes, base64 or hex: seals token secrets at rest. Derived from systemRootToken if absent. */
@@ -167,6 +169,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.FEDGATE_DATA_DIR) o.dataDir = env.FEDGATE_DATA_DIR;
   if (env.FEDGATE_LOGIN_CLUSTER) o.loginCluster = env.FEDGATE_LOGIN_CLUSTER;
   if (env.FEDGATE_LOG_LEVEL) o.logLevel = env.FEDGATE_LOG_LEVEL;
+  if (env.FEDGATE_MANAGEMENT_TOKEN) o.managementToken = env.FEDGATE_MANAGEMENT_TOKEN;
   if (env.FEDGATE_REMOTE_CLUSTERS) o.remoteClusters = parseRemoteClustersEnv(env.FEDGATE_REMOTE_CLUSTERS);
   if (env.FEDGATE_TOKEN_KEY) o.tokens = { encryptionKey: env.FEDGATE_TOKEN_KEY };
   return o;

@@ -3,8 +3,9 @@
  * health and metrics endpoints, CSRF prevention, depth limit, error answers without internals,
  * and the opt-in request statistics extension.
  */
+import { networkInterfaces } from "node:os";
 import { serverAudits } from "graphql-http";
-import { codes, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
+import { codes, freePort, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
 
 let z: TestCluster;
 
@@ -171,5 +172,57 @@ describe("request statistics extension", () => {
     expect(r.extensions?.fedgate).toBeUndefined();
     // and the plain path still answers
     expect((await ok(gql(z.url, `{ clusterId }`))).clusterId).toBe("zzzzz");
+  });
+});
+
+describe("authentication at the HTTP level", () => {
+  it("answers a request without a token with 200: public fields resolve, the others are UNAUTHENTICATED field errors", async () => {
+    const r = await gql(z.url, `{ clusterId viewer { uuid } }`);
+    expect(r.status).toBe(200);
+    expect(r.data).toEqual({ clusterId: "zzzzz", viewer: null });
+    expect(codes(r)).toEqual(["UNAUTHENTICATED"]);
+  });
+
+  it("refuses a request with a bad token as a whole, before execution: 401 UNAUTHENTICATED, no data", async () => {
+    for (const token of ["not-a-token", `v2/zzzzz-gj3su-${"0".repeat(15)}/${"s".repeat(50)}`]) {
+      const r = await gql(z.url, `{ clusterId }`, {}, token);
+      expect({ status: r.status, data: r.data, codes: codes(r) }).toEqual({ status: 401, data: undefined, codes: ["UNAUTHENTICATED"] });
+    }
+  });
+});
+
+describe("/metrics access (managementToken)", () => {
+  /** A non-loopback address of this machine, to reach a server listening on every interface. */
+  function externalAddress(): string {
+    const found = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal);
+    if (!found) throw new Error("this machine has no non-loopback IPv4 address to test from");
+    return found.address;
+  }
+
+  it("without a management token, serves loopback only", async () => {
+    const port = await freePort();
+    const open = await startTestCluster("mtr01", { listen: `0.0.0.0:${port}` });
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+      const outside = await fetch(`http://${externalAddress()}:${port}/metrics`);
+      expect(outside.status).toBe(403);
+      expect(((await outside.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe("FORBIDDEN");
+    } finally {
+      await open.stop();
+    }
+  });
+
+  it("with a management token, serves only requests bearing it (from anywhere)", async () => {
+    const token = "m".repeat(40);
+    const guarded = await startTestCluster("mtr02", { managementToken: token });
+    try {
+      expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${"x".repeat(40)}` } })).status).toBe(401);
+      const allowed = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toContain("fedgate_remote_requests_total");
+    } finally {
+      await guarded.stop();
+    }
   });
 });
