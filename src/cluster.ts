@@ -2,6 +2,7 @@
  * One running cluster: the composition root that wires configuration, database, tokens,
  * federation, schema and HTTP together, in one place.
  */
+import { readFileSync } from "node:fs";
 import type { HeaderMap } from "@apollo/server";
 import type { ClusterConfig } from "./config/config";
 import { openDatabase, type Database } from "./db/database";
@@ -122,6 +123,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     explorer: config.explorer ? createExplorer(options.explorer ?? {}) : undefined,
     cors: createCors(config.cors.allowedOrigins),
     metricsAccess: managementAccess(config.managementToken),
+    tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
   });
   const { host, port: wanted } = listenAddress(config.listen);
   let address;
@@ -136,7 +138,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
   return {
     config,
     db,
-    url: `http://${urlHost}:${address.port}`,
+    url: `${config.tls ? "https" : "http"}://${urlHost}:${address.port}`,
     port: address.port,
     async close() {
       clearInterval(analyzer);

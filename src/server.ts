@@ -5,6 +5,7 @@
  * operation by depth and cost, its database time, and its response by a byte cap.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from "@apollo/server";
@@ -42,6 +43,8 @@ export interface ServerOptions {
   explorer?: Explorer;
   /** CORS for the configured browser origins. */
   cors: Cors;
+  /** PEM certificate chain and key: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Whether a request may read /metrics (undefined: yes). */
   metricsAccess(req: IncomingMessage): ManagementRefusal | undefined;
 }
@@ -265,13 +268,17 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     sendError(res, 404, "NOT_FOUND", `no route for ${req.method} ${url.pathname}`);
   }
 
-  const server = createServer(listenerOptions(o.http), (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((e) => {
       log.error("request failed", { error: (e as Error).message });
       if (!res.headersSent) sendError(res, 500, "INTERNAL_SERVER_ERROR", "internal error");
       else res.end();
     });
-  });
+  };
+  // TLS when the config names a certificate (or run behind a TLS-terminating proxy).
+  const server = o.tls
+    ? createHttpsServer({ ...listenerOptions(o.http), cert: o.tls.cert, key: o.tls.key }, handler)
+    : createServer(listenerOptions(o.http), handler);
   server.maxConnections = o.http.maxConnections;
   server.on("clientError", answerClientError);
 

@@ -2,7 +2,7 @@
  * Cluster configuration: one YAML or JSON file per cluster, overridden by environment
  * variables, validated once here. Everything downstream trusts `ClusterConfig`.
  */
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -10,6 +10,15 @@ import { CLUSTER_ID_RE } from "../ids";
 import { isValidTokenKey } from "../auth/secretBox";
 
 export class ConfigError extends Error {}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const clusterId = z.string().regex(CLUSTER_ID_RE, "must be 5 characters [a-z0-9]");
 const httpUrl = z
@@ -45,6 +54,13 @@ const schema = z
     dataDir: z.string().min(1).optional(),
     /** A request bearing this token acts as the system administrator. */
     systemRootToken: z.string().min(32, "must be at least 32 characters").optional(),
+    /** Serve HTTPS with this PEM certificate (chain) and key; absent: HTTP (e.g. behind a TLS proxy). */
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1).refine(readable, "cannot read this file"),
+        keyFile: z.string().min(1).refine(readable, "cannot read this file"),
+      })
+      .optional(),
     /** Needed (as a bearer token) to read /metrics; unset: /metrics answers loopback only. */
     managementToken: z.string().min(32, "must be at least 32 characters").optional(),
     tokens: z

@@ -3,7 +3,11 @@
  * health and metrics endpoints, CSRF prevention, depth limit, error answers without internals,
  * and the opt-in request statistics extension.
  */
-import { networkInterfaces } from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
 import { serverAudits } from "graphql-http";
 import { codes, freePort, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
 
@@ -223,6 +227,35 @@ describe("/metrics access (managementToken)", () => {
       expect(await allowed.text()).toContain("fedgate_remote_requests_total");
     } finally {
       await guarded.stop();
+    }
+  });
+});
+
+describe("TLS (tls.certFile, tls.keyFile)", () => {
+  it("serves HTTPS with a configured certificate; a client trusting it gets GraphQL answers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fedgate-tls-"));
+    const certFile = join(dir, "cert.pem");
+    const keyFile = join(dir, "key.pem");
+    // A self-signed certificate for 127.0.0.1, made here (openssl is on every machine of this kind).
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", certFile], { stdio: "pipe" });
+    const secure = await startTestCluster("tls01", { tls: { certFile, keyFile } });
+    try {
+      expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(`${secure.url}/graphql`, { method: "POST", ca: readFileSync(certFile), headers: { "content-type": "application/json" } }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ query: "{ clusterId }" }));
+      });
+      expect(JSON.parse(body)).toEqual({ data: { clusterId: "tls01" } });
+      // Plain HTTP on the TLS port is not served.
+      await expect(fetch(`${secure.url.replace("https:", "http:")}/_health/ping`)).rejects.toThrow();
+    } finally {
+      await secure.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
