@@ -209,3 +209,33 @@ describe("parseConfig validation", () => {
     expect(parseConfig({ listen: "[::1]:0" }).listen).toBe("[::1]:0");
   });
 });
+
+describe("first-hour settings: log level, remote URLs, explorer, CORS, TLS", () => {
+  it("refuses an unknown log level, from the file or FEDGATE_LOG_LEVEL, naming logLevel", () => {
+    expect(problem({ logLevel: "verbose" })).toMatch(/logLevel: .*"debug"\|"info"\|"warn"\|"error"/);
+    expect(() => loadConfig({ env: { FEDGATE_LOG_LEVEL: "verbose" } })).toThrow(/environment[\s\S]*logLevel/);
+    expect(loadConfig({ env: { FEDGATE_LOG_LEVEL: "warn" } }).logLevel).toBe("warn");
+  });
+
+  it("takes a remote cluster as a plain URL in the file, as in FEDGATE_REMOTE_CLUSTERS", () => {
+    const path = file("remote-url.yaml", "remoteClusters:\n  bbbbb: https://bbbbb.example.org/\n");
+    expect(loadConfig({ file: path, env: {} }).remoteClusters).toEqual({ bbbbb: { url: "https://bbbbb.example.org", activateUsers: false, timeoutMs: 10_000 } });
+    expect(problem({ remoteClusters: { bbbbb: "bbbbb.example.org" } })).toMatch(/remoteClusters\.bbbbb\.url: must be an http/);
+  });
+
+  it("turns the explorer on by default for an in-memory cluster only", () => {
+    expect(parseConfig({}).explorer).toBe(true);
+    expect(parseConfig({ dataDir: "/tmp/x", systemRootToken: ROOT }).explorer).toBe(false);
+    expect(parseConfig({ dataDir: "/tmp/x", systemRootToken: ROOT, explorer: true }).explorer).toBe(true);
+  });
+
+  it("accepts CORS origins only as bare origins", () => {
+    expect(parseConfig({ cors: { allowedOrigins: ["https://wb.example.org", "http://127.0.0.1:3000"] } }).cors.allowedOrigins).toHaveLength(2);
+    for (const bad of ["https://wb.example.org/", "https://wb.example.org/app", "wb.example.org", "*"])
+      expect(problem({ cors: { allowedOrigins: [bad] } })).toMatch(/cors\.allowedOrigins\.0: must be an origin/);
+  });
+
+  it("names an unreadable TLS file", () => {
+    expect(problem({ tls: { certFile: join(dir, "missing.pem"), keyFile: join(dir, "missing.key") } })).toMatch(/tls\.certFile: cannot read this file/);
+  });
+});
