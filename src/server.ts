@@ -24,6 +24,7 @@ import type { Explorer } from "./http/explorer";
 import type { ManagementRefusal } from "./http/management";
 import { operationLimitsRule } from "./graphql/operationLimits";
 import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
+import { logRefusedRequest, requestLogPlugin } from "./graphql/requestLog";
 
 const MAX_BODY_BYTES = 1 << 20;
 /** Tokens a field selection may take (`alias: name(arg: $v, …) { … }`), for the parser's bound. */
@@ -201,6 +202,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
       reportingPlugin,
       inputTextPlugin as ApolloServerPlugin<RequestContext>,
       queryCostPlugin(o.limits) as ApolloServerPlugin<RequestContext>,
+      requestLogPlugin,
     ],
   });
   await apollo.start();
@@ -236,6 +238,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
         } catch (e) {
           if (e instanceof GraphQLError) {
             const status = REQUEST_STATUS[String(e.extensions.code)] ?? 500;
+            logRefusedRequest(String(e.extensions.code), status, forwardedFor ?? undefined);
             throw new GraphQLError(e.message, { extensions: { ...e.extensions, http: { status } } });
           }
           throw e;

@@ -41,3 +41,8 @@ export function budgetedPrisma(prisma: PrismaClient): PrismaClient {
     },
   }) as unknown as PrismaClient;
 }
+
+/** Database time the current request has used so far (0 outside a request). */
+export function databaseMsUsed(): number {
+  return clocks.getStore()?.usedMs ?? 0;
+}
