@@ -3,7 +3,9 @@
  *
  * Every selection costs 1 (`__typename` and introspection too, aliases and fragment spreads
  * each time). A field that returns many items multiplies what is selected inside it:
- *  - a page (`first`, the default page size when absent) by its page size;
+ *  - a page by its `first`; without `first`, by the default page size, once per path: default
+ *    pages nested in a default page count 1 here (as one does through a project's
+ *    subprojects), and what they really resolve is counted as it runs (see below);
  *  - a batch (`uuids`) by its number of distinct uuids;
  *  - a field that asks other clusters (`clusters`) by their number (its fan-out);
  * and these multiply down the tree (a page inside a page costs the product). A list of
@@ -11,6 +13,10 @@
  * their own per selection: the records of one page or batch are distinct rows, bounded by
  * what is stored (and by the response cap), while aliases repeat the same large text without
  * bound. The budget (`limits.maxQueryCost`) is one number per request.
+ *
+ * While the operation runs, the fields actually resolved are counted too (every item's fields),
+ * and past the same budget the rest fail with QUERY_TOO_COMPLEX: what the static cost lets
+ * through (nested default pages) cannot grow without bound either.
  */
 import type { ApolloServerPlugin } from "@apollo/server";
 import {
@@ -18,7 +24,7 @@ import {
   type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField,
   type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode, type ValueNode,
 } from "graphql";
-import { ErrorCode } from "../errors";
+import { ErrorCode, tooComplex } from "../errors";
 import { MAX_CLUSTERS } from "./args";
 
 /** Weight of one selection of a field whose value may be megabytes of text. */
@@ -72,18 +78,23 @@ function distinctCount(value: unknown): number {
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
 
-/** How many items field `def`, selected by `node`, may return for each of its parent's. */
-function multiplier(def: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, o: CostOptions): number {
+/**
+ * How many items field `def`, selected by `node`, may return for each of its parent's, and
+ * whether it used the default page size (`defaults`: whether the path may still use it).
+ */
+function multiplier(def: GraphQLField<unknown, unknown>, node: FieldNode, variables: Variables, o: CostOptions, defaults: boolean): { m: number; usedDefault: boolean } {
   let m = 1;
+  let usedDefault = false;
   const has = (name: string) => def.args.some((a) => a.name === name);
   if (has("first")) {
     const first = argumentValue(node, "first", variables);
     // Past the page limit the field is refused when it runs; it does no work, so it costs the limit.
-    m *= clamp(typeof first === "number" && Number.isFinite(first) ? Math.floor(first) : o.defaultPageSize, 1, o.maxPageSize);
+    if (typeof first === "number" && Number.isFinite(first)) m *= clamp(Math.floor(first), 1, o.maxPageSize);
+    else if (defaults) [m, usedDefault] = [m * o.defaultPageSize, true];
   }
   if (has("uuids")) m *= clamp(distinctCount(argumentValue(node, "uuids", variables)), 1, o.maxPageSize);
   if (has("clusters")) m *= clamp(distinctCount(argumentValue(node, "clusters", variables)), 1, MAX_CLUSTERS);
-  return m;
+  return { m, usedDefault };
 }
 
 /** The cost of running `operation` of `document` with `variables` (see the module comment). */
@@ -100,14 +111,15 @@ export function operationCost(
   // A fragment costs the same wherever it is spread (its parent multiplies it): measured once,
   // so fragments that each spread the next twice cost linear time, not exponential.
   const fragmentCosts = new Map<string, Cost>();
-  const fragmentCost = (name: string): Cost => {
-    const known = fragmentCosts.get(name);
+  const fragmentCost = (name: string, defaults: boolean): Cost => {
+    const key = `${name}:${defaults}`;
+    const known = fragmentCosts.get(key);
     if (known !== undefined) return known;
     const frag = fragments.get(name);
-    fragmentCosts.set(name, NOTHING); // a cycle (refused by validation) ends here
+    fragmentCosts.set(key, NOTHING); // a cycle (refused by validation) ends here
     const type = frag && schema.getType(frag.typeCondition.name.value);
-    const cost = frag && type && isCompositeType(type) ? selectionCost(frag.selectionSet, type) : NOTHING;
-    fragmentCosts.set(name, cost);
+    const cost = frag && type && isCompositeType(type) ? selectionCost(frag.selectionSet, type, defaults) : NOTHING;
+    fragmentCosts.set(key, cost);
     return cost;
   };
 
@@ -117,30 +129,30 @@ export function operationCost(
     return "getFields" in parent ? parent.getFields()[name] : undefined;
   };
 
-  const fieldCost = (node: FieldNode, parent: GraphQLCompositeType): Cost => {
+  const fieldCost = (node: FieldNode, parent: GraphQLCompositeType, defaults: boolean): Cost => {
     const def = fieldDef(parent, node.name.value);
     if (!def) return { items: 1, text: 0 }; // __typename (or a field validation refused)
     const text = LARGE_TEXT_FIELDS.has(`${parent.name}.${def.name}`) ? LARGE_TEXT_WEIGHT : 0;
-    const m = multiplier(def, node, variables, o);
+    const { m, usedDefault } = multiplier(def, node, variables, o, defaults);
     const type = getNamedType(def.type);
     // Inside: what is selected, or, for a list of scalars, one per item.
     if (node.selectionSet && isCompositeType(type)) {
-      const inner = selectionCost(node.selectionSet, type);
+      const inner = selectionCost(node.selectionSet, type, defaults && !usedDefault);
       return { items: 1 + m * inner.items, text: text + inner.text };
     }
     return { items: 1 + (isListType(getNullableType(def.type)) ? m : 0), text };
   };
 
-  const selectionCost = (set: SelectionSetNode, parent: GraphQLCompositeType): Cost => {
+  const selectionCost = (set: SelectionSetNode, parent: GraphQLCompositeType, defaults: boolean): Cost => {
     const total = { items: 0, text: 0 };
     for (const sel of set.selections) {
       let c: Cost;
-      if (sel.kind === Kind.FIELD) c = fieldCost(sel, parent);
-      else if (sel.kind === Kind.FRAGMENT_SPREAD) c = fragmentCost(sel.name.value);
+      if (sel.kind === Kind.FIELD) c = fieldCost(sel, parent, defaults);
+      else if (sel.kind === Kind.FRAGMENT_SPREAD) c = fragmentCost(sel.name.value, defaults);
       else {
         const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
         // Each branch of a union is counted, as if every item were of every type: an upper bound.
-        c = type && isCompositeType(type) ? selectionCost(sel.selectionSet, type) : NOTHING;
+        c = type && isCompositeType(type) ? selectionCost(sel.selectionSet, type, defaults) : NOTHING;
       }
       total.items += c.items;
       total.text += c.text;
@@ -149,7 +161,7 @@ export function operationCost(
   };
 
   const root = schema.getRootType(operation.operation);
-  const cost = root ? selectionCost(operation.selectionSet, root) : NOTHING;
+  const cost = root ? selectionCost(operation.selectionSet, root, true) : NOTHING;
   return cost.items + cost.text;
 }
 
@@ -171,6 +183,15 @@ export function queryCostPlugin(budget: CostBudget): ApolloServerPlugin {
           throw new GraphQLError(`Operation "${name}" would cost ${shown}; the budget is ${budget.maxQueryCost} (ask for fewer items, aliases or clusters at once).`, {
             extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, cost, budget: budget.maxQueryCost, http: { status: 400 } },
           });
+        },
+        async executionDidStart() {
+          let resolved = 0;
+          return {
+            willResolveField() {
+              if (++resolved > budget.maxQueryCost)
+                throw tooComplex(`this request resolved more than ${budget.maxQueryCost} fields; ask for fewer items at once`);
+            },
+          };
         },
       };
     },

@@ -65,6 +65,29 @@ describe("query cost", () => {
   });
 });
 
+describe("fields resolved", () => {
+  it("counts the fields a request really resolves, and fails the rest past the budget", async () => {
+    // Default pages nested in a default page count once before execution; what they resolve counts as it runs.
+    const c = await startTestCluster("nestd", { limits: { defaultPageSize: 10, maxQueryCost: 60 } });
+    try {
+      const u = await createUserWithToken(c, "nest@example.org");
+      const call = (q: string, v: Record<string, unknown> = {}) => ok(gql(c.url, q, v, u.token));
+      const { createGroup: top } = await call(`mutation { createGroup(input: { name: "top", groupClass: "project" }) { uuid } }`);
+      for (let i = 0; i < 10; i++) {
+        const { createGroup: sub } = await call(`mutation($o:ID){ createGroup(input: { name: "s${i}", groupClass: "project", ownerUuid: $o }) { uuid } }`, { o: top.uuid });
+        for (let j = 0; j < 5; j++) await call(`mutation($o:ID){ createCollection(input: { name: "c${j}", ownerUuid: $o }) { uuid } }`, { o: sub.uuid });
+      }
+      const q = `query($u:ID!){ project(uuid: $u) { contents { nodes { ... on Group { contents { nodes { ... on Collection { name } } } } } } } }`;
+      const r = await gql(c.url, q, { u: top.uuid }, u.token);
+      expect(r.status).toBe(200);
+      expect(codes(r)).toContain("QUERY_TOO_COMPLEX");
+      expect(r.errors![0].message).toMatch(/resolved more than 60 fields/);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
 describe("response cap", () => {
   let small: TestCluster;
   beforeAll(async () => {
@@ -139,5 +162,20 @@ describe("slow clients", () => {
   it("closes a socket trickling its body", async () => {
     await trickle("POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", " ");
     expect(await ping()).toBe(200);
+  });
+
+  it("refuses connections past maxConnections, and serves again once they close", async () => {
+    const capped = await startTestCluster("capd1", { http: { headersTimeoutSeconds: 10, requestTimeoutSeconds: 30, keepAliveTimeoutSeconds: 5, maxConnections: 2 } });
+    const open = (): Promise<Socket> => new Promise((resolve) => { const s = connect(capped.port, "127.0.0.1", () => resolve(s)); s.on("error", () => undefined); });
+    try {
+      const held = [await open(), await open()];
+      const third = await open();
+      await new Promise((r) => third.on("close", r)); // dropped by the server at once
+      held.forEach((s) => s.destroy());
+      await new Promise((r) => setTimeout(r, 100)); // the server sees them closed
+      expect((await fetch(`${capped.url}/_health/ping`)).status).toBe(200);
+    } finally {
+      await capped.stop();
+    }
   });
 });

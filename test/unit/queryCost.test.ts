@@ -44,6 +44,11 @@ describe("query cost: counting", () => {
     expect(cost("{ groups(first: 10) { nodes { contents(first: 20) { nodes { __typename } } } } }")).toBe(1 + 10 * (1 + 1 + 20 * 2));
   });
 
+  it("counts the default page size once per path: default pages nested in it count 1 (bounded as they run)", () => {
+    expect(cost("{ groups { nodes { contents { nodes { __typename } } } } }")).toBe(1 + limits.defaultPageSize * (1 + 1 + 1 * 2));
+    expect(cost("{ groups { nodes { contents(first: 10) { nodes { __typename } } } } }")).toBe(1 + limits.defaultPageSize * (1 + 1 + 10 * 2));
+  });
+
   it("gives large text its own weight per selection", () => {
     expect(cost(`{ collection(uuid: "${UUID}") { manifestText } }`)).toBe(2 + LARGE_TEXT_WEIGHT);
   });
