@@ -16,6 +16,7 @@ import { runDemo } from "./demo";
 import { adminViaDatabase, adminViaHttp, type AdminApi } from "./adminClient";
 import { serverBaseUrl, ServerUnreachableError } from "./graphqlClient";
 import { devBanner } from "./banner";
+import { stopTracing } from "./telemetry/tracing";
 
 class UsageError extends Error {}
 
@@ -100,7 +101,10 @@ function configFrom(opts: { config?: string }): ClusterConfig {
 async function serve(opts: { config?: string }): Promise<void> {
   const config = configFrom(opts);
   const cluster = await startCluster(config);
-  onSignals(() => cluster.close());
+  onSignals(async () => {
+    await cluster.close();
+    await stopTracing(); // send the spans still buffered
+  });
   const inMemory = !config.databaseUrl && !config.dataDir;
   if (inMemory) process.stdout.write(devBanner(config, cluster.url));
   else if (config.generatedRootToken)

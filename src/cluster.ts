@@ -19,6 +19,8 @@ import { FederationRouter } from "./federation/router";
 import { FORWARDED_HEADER, type TransportDeps } from "./federation/transport";
 import type { RequestContext } from "./graphql/context";
 import { buildSchema } from "./graphql/schema";
+import { traceRootFields } from "./telemetry/graphqlTracing";
+import { enableOtlpTracing } from "./telemetry/tracing";
 import { localCluster } from "./localdb/localCluster";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
@@ -95,7 +97,8 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
   });
   const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens });
-  const schema = buildSchema({ forgetRemoteToken: (uuid) => remoteTokens.forget(uuid) });
+  if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
+  const schema = traceRootFields(buildSchema({ forgetRemoteToken: (uuid) => remoteTokens.forget(uuid) }), config.clusterId);
 
   async function context(headers: HeaderMap): Promise<RequestContext> {
     const forwarded = headers.get(FORWARDED_HEADER);

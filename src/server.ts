@@ -25,6 +25,8 @@ import type { ManagementRefusal } from "./http/management";
 import { operationLimitsRule } from "./graphql/operationLimits";
 import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 import { logRefusedRequest, requestLogPlugin } from "./graphql/requestLog";
+import { incomingContext, inSpan, SpanKind } from "./telemetry/tracing";
+import { tracingPlugin } from "./telemetry/graphqlTracing";
 
 const MAX_BODY_BYTES = 1 << 20;
 /** Tokens a field selection may take (`alias: name(arg: $v, …) { … }`), for the parser's bound. */
@@ -203,6 +205,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
       inputTextPlugin as ApolloServerPlugin<RequestContext>,
       queryCostPlugin(o.limits) as ApolloServerPlugin<RequestContext>,
       requestLogPlugin,
+      tracingPlugin,
     ],
   });
   await apollo.start();
@@ -245,7 +248,8 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
         }
       },
     });
-    const result = await withDatabaseBudget(o.limits.maxDatabaseMsPerRequest, execute);
+    // One span per request, continuing the caller's trace (a cluster delegating to this one).
+    const result = await inSpan("graphql.request", SpanKind.SERVER, {}, () => withDatabaseBudget(o.limits.maxDatabaseMsPerRequest, execute), incomingContext(headers));
     const text = await responseText(result.body, o.limits.maxResponseBytes);
     // Never a truncated JSON: an answer over the cap is replaced, whole, by an error.
     if (text === undefined)

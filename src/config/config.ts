@@ -61,6 +61,12 @@ const schema = z
         keyFile: z.string().min(1).refine(readable, "cannot read this file"),
       })
       .optional(),
+    telemetry: z
+      .strictObject({
+        /** OTLP/HTTP collector (e.g. http://otel-collector:4318): traces are sent there; absent: no tracing. */
+        otlpEndpoint: httpUrl.optional(),
+      })
+      .default({}),
     /** Needed (as a bearer token) to read /metrics; unset: /metrics answers loopback only. */
     managementToken: z.string().min(32, "must be at least 32 characters").optional(),
     tokens: z
@@ -186,6 +192,7 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.FEDGATE_LOGIN_CLUSTER) o.loginCluster = env.FEDGATE_LOGIN_CLUSTER;
   if (env.FEDGATE_LOG_LEVEL) o.logLevel = env.FEDGATE_LOG_LEVEL;
   if (env.FEDGATE_MANAGEMENT_TOKEN) o.managementToken = env.FEDGATE_MANAGEMENT_TOKEN;
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) o.telemetry = { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT };
   if (env.FEDGATE_REMOTE_CLUSTERS) o.remoteClusters = parseRemoteClustersEnv(env.FEDGATE_REMOTE_CLUSTERS);
   if (env.FEDGATE_TOKEN_KEY) o.tokens = { encryptionKey: env.FEDGATE_TOKEN_KEY };
   return o;

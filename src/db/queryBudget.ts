@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 import type { PrismaClient } from "@prisma/client";
 import { tooComplex } from "../errors";
+import { inSpan, SpanKind } from "../telemetry/tracing";
 
 interface Clock {
   budgetMs: number;
@@ -26,14 +27,15 @@ export function withDatabaseBudget<T>(budgetMs: number, fn: () => Promise<T>): P
 export function budgetedPrisma(prisma: PrismaClient): PrismaClient {
   return prisma.$extends({
     query: {
-      async $allOperations({ args, query }) {
+      async $allOperations({ model, operation, args, query }) {
+        const run = () => inSpan(`db ${model ? `${model}.` : ""}${operation}`, SpanKind.CLIENT, { "db.system": "postgresql", "db.operation": operation }, () => query(args));
         const clock = clocks.getStore();
-        if (!clock) return query(args);
+        if (!clock) return run();
         if (clock.usedMs >= clock.budgetMs)
           throw tooComplex(`this request used more than ${clock.budgetMs} ms of database time; ask for less at once`);
         const start = performance.now();
         try {
-          return await query(args);
+          return await run();
         } finally {
           clock.usedMs += performance.now() - start;
         }

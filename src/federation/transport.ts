@@ -9,6 +9,7 @@ import type { Counter } from "prom-client";
 import { apiError, unavailable, type ErrorCode } from "../errors";
 import type { RequestStats } from "../graphql/context";
 import type { RemoteCluster } from "./registry";
+import { injectContext, inSpan, SpanKind } from "../telemetry/tracing";
 
 export const FORWARDED_HEADER = "x-fedgate-forwarded-for";
 
@@ -63,6 +64,13 @@ export async function callRemote<T>(
   deps.remoteRequests.inc({ cluster: target.viaPattern ? "other" : target.id, operation });
   const headers: Record<string, string> = { "content-type": "application/json", [FORWARDED_HEADER]: deps.selfId };
   if (token) headers.authorization = `Bearer ${token}`;
+  return inSpan(`fedgate.remote ${operation}`, SpanKind.CLIENT, { "fedgate.remote.cluster": target.id, "fedgate.remote.operation": operation }, () => {
+    injectContext(headers); // the receiving cluster continues this trace
+    return send(deps, target, headers, operation, query, variables);
+  });
+}
+
+async function send<T>(deps: TransportDeps, target: RemoteCluster, headers: Record<string, string>, operation: string, query: string, variables: Record<string, unknown>): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${target.url}/graphql`, {
