@@ -10,6 +10,7 @@ import { Authenticator } from "./auth/authenticator";
 import { LocalTokens } from "./auth/localTokens";
 import { SecretBox } from "./auth/secretBox";
 import { ClusterRegistry } from "./federation/registry";
+import { RevocationPush } from "./federation/revocations";
 import { FederationRouter } from "./federation/router";
 import { buildSchema } from "./graphql/schema";
 import { localCluster } from "./localdb/localCluster";
@@ -30,13 +31,16 @@ export function adminViaHttp(url: string, token: string, waitMs = 0): AdminApi {
 
 export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi> {
   const db = await prepareDatabase(config);
-  const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0);
+  const metrics = createMetrics(config.clusterId);
+  const transport = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
+  const registry = new ClusterRegistry(config);
+  // Revocations made here queue and send their hints like the server's (its worker retries them).
+  const hints = new RevocationPush(db.prisma, registry, transport, { retrySeconds: config.federation.hintRetrySeconds, maxBackoffSeconds: config.federation.hintMaxBackoffSeconds });
+  const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0, hints);
   const auth = new Authenticator({ clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1 });
   const principal = await auth.authenticate(config.systemRootToken);
   const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens });
   const caller = { principal, token: config.systemRootToken };
-  const metrics = createMetrics(config.clusterId);
-  const transport = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
   const schema = buildSchema({ forgetRemoteToken: () => {} });
   const run: GraphQLRun = async (query, variables) =>
     dataOf(
@@ -47,7 +51,7 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
         contextValue: {
           clusterId: config.clusterId,
           caller,
-          api: new FederationRouter({ local, registry: new ClusterRegistry(config), transport, droppedRecords: metrics.remoteRecordsDropped }, caller),
+          api: new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, caller),
           limits: config.limits,
           stats: { remoteRequests: {} },
           reported: [],

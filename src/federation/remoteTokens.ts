@@ -40,7 +40,8 @@ type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; v
 
 export class RemoteTokens implements RemoteTokenValidator {
   private readonly cache = new TokenCache<Entry>(50_000);
-  private readonly inflight = new Map<string, Promise<Entry>>();
+  /** Validations under way, by presented key, with their token's uuid (a hint cuts them off). */
+  private readonly inflight = new Map<string, { uuid: string; pending: Promise<Entry> }>();
   /** Validations under way per token uuid: a hint arriving meanwhile marks them stale. */
   private readonly fetching = new Map<string, Set<{ stale: boolean }>>();
 
@@ -51,10 +52,13 @@ export class RemoteTokens implements RemoteTokenValidator {
     const key = presentedKey(formatToken(parsed));
     let entry = this.cache.get(key);
     if (!entry) {
-      let pending = this.inflight.get(key);
+      let pending = this.inflight.get(key)?.pending;
       if (!pending) {
-        pending = this.fetch(token, parsed, key).finally(() => this.inflight.delete(key));
-        this.inflight.set(key, pending);
+        const started: Promise<Entry> = this.fetch(token, parsed, key).finally(() => {
+          if (this.inflight.get(key)?.pending === started) this.inflight.delete(key);
+        });
+        pending = started;
+        this.inflight.set(key, { uuid: parsed.uuid, pending });
       }
       entry = await pending;
     }
@@ -66,6 +70,8 @@ export class RemoteTokens implements RemoteTokenValidator {
   forget(uuid: string): void {
     this.cache.forget(uuid);
     for (const marker of this.fetching.get(uuid) ?? []) marker.stale = true;
+    // A request arriving after the hint must not join a validation that started before it.
+    for (const [key, v] of this.inflight) if (v.uuid === uuid) this.inflight.delete(key);
   }
 
   private async fetch(token: string, parsed: ParsedToken, key: string): Promise<Entry> {
