@@ -5,12 +5,10 @@
  * cross-site "simple" request is still blocked by CSRF prevention.
  */
 import { createServer, type Server } from "node:http";
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchBrowser } from "../helpers/browser";
 import { createUserWithToken, freePort, startTestCluster, type TestCluster } from "../helpers/federation";
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let cluster: TestCluster;
 let browser: Browser;
@@ -29,7 +27,6 @@ function startAppServer(port: number): Promise<Server> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
   const port = await freePort();
   app = await startAppServer(port);
   // One server, two origins: 127.0.0.1 is listed, localhost is not.
@@ -37,7 +34,7 @@ beforeAll(async () => {
   unlistedOrigin = `http://localhost:${port}`;
   cluster = await startTestCluster("corsx", { cors: { allowedOrigins: [listedOrigin] } });
   token = (await createUserWithToken(cluster, "spa@cors.example")).token;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchBrowser();
 }, 60_000);
 
 afterAll(async () => {

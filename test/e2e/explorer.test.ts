@@ -4,22 +4,20 @@
  * Authorization header runs a query, and the rendered result is the viewer. A screenshot is
  * kept under test/artifacts/ (git-ignored).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchBrowser } from "../helpers/browser";
 import { createUserWithToken, startTestCluster, type TestCluster } from "../helpers/federation";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(__dirname, "..", "artifacts");
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let cluster: TestCluster;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
   cluster = await startTestCluster("explr", { explorer: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchBrowser();
 }, 60_000);
 
 afterAll(async () => {
