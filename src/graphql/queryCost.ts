@@ -9,10 +9,13 @@
  *  - a batch (`uuids`) by its number of distinct uuids;
  *  - a field that asks other clusters (`clusters`) by their number (its fan-out);
  * and these multiply down the tree (a page inside a page costs the product). A list of
- * scalars costs one per item. Large text fields (manifests, properties) carry a weight of
- * their own per selection: the records of one page or batch are distinct rows, bounded by
- * what is stored (and by the response cap), while aliases repeat the same large text without
- * bound. The budget (`limits.maxQueryCost`) is one number per request.
+ * scalars costs one per item, and so does a batch answered by one value (dropCachedTokens
+ * does its work per uuid whatever it returns). Large text fields (manifests, properties)
+ * carry a weight of their own per selection: the records of one page or batch are distinct
+ * rows, bounded by what is stored (and by the response cap), while aliases repeat the same
+ * large text without bound. So do the introspection roots (`__schema`, `__type`): tens of KB
+ * of the same answer per alias, needing no token, and their lists have no `first` to count.
+ * The budget (`limits.maxQueryCost`) is one number per request.
  *
  * While the operation runs, the fields actually resolved are counted too (every item's fields),
  * and past the same budget the rest fail with QUERY_TOO_COMPLEX: what the static cost lets
@@ -30,6 +33,7 @@ import { MAX_CLUSTERS } from "./args";
 /** Weight of one selection of a field whose value may be megabytes of text. */
 export const LARGE_TEXT_WEIGHT = 1000;
 const LARGE_TEXT_FIELDS = new Set(["Collection.manifestText", "Collection.properties"]);
+const INTROSPECTION_ROOTS = new Set<GraphQLField<unknown, unknown>>([SchemaMetaFieldDef, TypeMetaFieldDef]);
 
 export interface CostOptions {
   defaultPageSize: number;
@@ -132,15 +136,16 @@ export function operationCost(
   const fieldCost = (node: FieldNode, parent: GraphQLCompositeType, defaults: boolean): Cost => {
     const def = fieldDef(parent, node.name.value);
     if (!def) return { items: 1, text: 0 }; // __typename (or a field validation refused)
-    const text = LARGE_TEXT_FIELDS.has(`${parent.name}.${def.name}`) ? LARGE_TEXT_WEIGHT : 0;
+    const large = LARGE_TEXT_FIELDS.has(`${parent.name}.${def.name}`) || INTROSPECTION_ROOTS.has(def);
+    const text = large ? LARGE_TEXT_WEIGHT : 0;
     const { m, usedDefault } = multiplier(def, node, variables, o, defaults);
     const type = getNamedType(def.type);
-    // Inside: what is selected, or, for a list of scalars, one per item.
+    // Inside: what is selected, or, for a list of scalars or a batch, one per item.
     if (node.selectionSet && isCompositeType(type)) {
       const inner = selectionCost(node.selectionSet, type, defaults && !usedDefault);
       return { items: 1 + m * inner.items, text: text + inner.text };
     }
-    return { items: 1 + (isListType(getNullableType(def.type)) ? m : 0), text };
+    return { items: 1 + (isListType(getNullableType(def.type)) || m > 1 ? m : 0), text };
   };
 
   const selectionCost = (set: SelectionSetNode, parent: GraphQLCompositeType, defaults: boolean): Cost => {

@@ -5,6 +5,7 @@
  * further queries, and slow clients are disconnected by the header and body deadlines.
  */
 import { connect, type Socket } from "node:net";
+import { getIntrospectionQuery } from "graphql";
 import { openDatabase } from "../../src/db/database";
 import { budgetedPrisma, withDatabaseBudget } from "../../src/db/queryBudget";
 import { createTestDatabase } from "../helpers/database";
@@ -62,6 +63,22 @@ describe("query cost", () => {
     expect(pinged).toBe(200);
     expect(r.status).toBe(400);
     expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+  });
+
+  it("refuses 300 aliases of introspection without a token (each the same tens of KB), and lets one full introspection through", async () => {
+    const r = await gql(z.url, `{ ${aliases(300, "__schema { types { name fields { name } } }")} }`);
+    expect(r.status).toBe(400);
+    expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(codes(await gql(z.url, `{ ${aliases(390, '__type(name: "Query") { fields { name args { name } } }')} }`))).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect((await gql(z.url, getIntrospectionQuery())).errors).toBeUndefined();
+  });
+
+  it("refuses 1,990 aliases of a 1000-uuid revocation hint without a token (work per uuid)", async () => {
+    const tokens = Array.from({ length: 1000 }, (_, i) => `aaaaa-gj3su-${String(i).padStart(15, "0")}`);
+    const r = await gql(z.url, `mutation($u: [ID!]!) { ${aliases(1990, "dropCachedTokens(uuids: $u)")} }`, { u: tokens });
+    expect(r.status).toBe(400);
+    expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect((await ok(gql(z.url, `mutation($u: [ID!]!) { dropCachedTokens(uuids: $u) }`, { u: tokens }))).dropCachedTokens).toBe(1000);
   });
 });
 

@@ -21,7 +21,16 @@ describe("query cost: counting", () => {
     expect(cost("{ clusterId }")).toBe(1);
     expect(cost("{ __typename }")).toBe(1);
     expect(cost(`{ ${aliases(10, "__typename")} }`)).toBe(10);
-    expect(cost("{ __schema { types { name } } }")).toBe(3);
+    expect(cost("{ __schema { types { name } } }")).toBe(3 + LARGE_TEXT_WEIGHT);
+  });
+
+  it("weights each introspection root like large text: aliases repeat the whole answer", () => {
+    expect(cost(`{ ${aliases(2, '__type(name: "Query") { name }')} }`)).toBe(2 * (2 + LARGE_TEXT_WEIGHT));
+  });
+
+  it("weights a batch answered by one value by its uuids (dropCachedTokens works per uuid)", () => {
+    const tokens = Array.from({ length: 200 }, (_, i) => `aaaaa-gj3su-${String(i).padStart(15, "0")}`);
+    expect(cost("mutation($u: [ID!]!) { dropCachedTokens(uuids: $u) }", { u: tokens })).toBe(1 + 200);
   });
 
   it("weights a page by `first`, and by the default page size without it", () => {
