@@ -11,6 +11,7 @@ import { LocalTokens } from "./auth/localTokens";
 import { SecretBox } from "./auth/secretBox";
 import { ClusterRegistry } from "./federation/registry";
 import { RevocationPush } from "./federation/revocations";
+import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { FederationRouter } from "./federation/router";
 import { buildSchema } from "./graphql/schema";
 import { localCluster } from "./localdb/localCluster";
@@ -34,14 +35,15 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   const metrics = createMetrics(config.clusterId);
   const transport = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests };
   const registry = new ClusterRegistry(config);
-  // Revocations made here queue and send their hints like the server's (its worker retries them).
+  // Revocations made here queue and send their hints like the server's (its worker retries them),
+  // and the running replicas forget the tokens revoked.
   const hints = new RevocationPush(db.prisma, registry, transport, { retrySeconds: config.federation.hintRetrySeconds, maxBackoffSeconds: config.federation.hintMaxBackoffSeconds });
-  const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0, hints);
+  const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0, hints, clusterBusOf(config) ?? NO_REPLICAS);
   const auth = new Authenticator({ clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1 });
   const principal = await auth.authenticate(config.systemRootToken);
   const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens });
   const caller = { principal, token: config.systemRootToken };
-  const schema = buildSchema({ forgetRemoteToken: () => {} });
+  const schema = buildSchema({ forgetRemoteTokens: async () => {} });
   const run: GraphQLRun = async (query, variables) =>
     dataOf(
       await graphql({

@@ -7,6 +7,7 @@ import type { HeaderMap } from "@apollo/server";
 import type { ClusterConfig } from "./config/config";
 import { openDatabase, type Database } from "./db/database";
 import { migrate } from "./db/migrate";
+import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { budgetedPrisma } from "./db/queryBudget";
 import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
 import { LocalTokens } from "./auth/localTokens";
@@ -48,7 +49,8 @@ export async function prepareDatabase(config: ClusterConfig): Promise<Database> 
     if (applied.length) log.info("migrations applied", { migrations: applied });
     await db.prisma.$executeRawUnsafe("ANALYZE"); // the planner needs statistics from the start
     const root = systemUser(config.clusterId);
-    await db.prisma.user.upsert({ where: { uuid: root.uuid }, create: root, update: {} });
+    // ON CONFLICT DO NOTHING: replicas starting at once would race a read-then-insert upsert.
+    await db.prisma.user.createMany({ data: [root], skipDuplicates: true });
     return db;
   } catch (e) {
     await db.close();
@@ -79,8 +81,12 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     retrySeconds: config.federation.hintRetrySeconds,
     maxBackoffSeconds: config.federation.hintMaxBackoffSeconds,
   });
-  const localTokens = new LocalTokens(prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds, revocations);
+  // Replicas of this cluster share its PostgreSQL database, and learn through it what to forget.
+  const bus = clusterBusOf(config);
+  const replicas = bus ?? NO_REPLICAS;
+  const localTokens = new LocalTokens(prisma, config.clusterId, secretBox, config.tokens.localCacheSeconds, revocations, replicas);
   const remoteTokens = new RemoteTokens({
+    replicas,
     prisma,
     registry,
     transport: baseTransport,
@@ -98,7 +104,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
   });
   const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens });
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
-  const schema = traceRootFields(buildSchema({ forgetRemoteToken: (uuid) => remoteTokens.forget(uuid) }), config.clusterId);
+  const schema = traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId);
 
   async function context(headers: HeaderMap): Promise<RequestContext> {
     const forwarded = headers.get(FORWARDED_HEADER);
@@ -128,11 +134,15 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     metricsAccess: managementAccess(config.managementToken),
     tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
   });
+  bus?.subscribe(localTokens);
+  bus?.subscribe(remoteTokens);
+  await bus?.start();
   const { host, port: wanted } = listenAddress(config.listen);
   let address;
   try {
     address = await http.listen(host, wanted);
   } catch (e) {
+    await bus?.stop();
     await db.close();
     throw new Error(`cannot listen on ${config.listen}: ${(e as Error).message}`);
   }
@@ -147,6 +157,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
       clearInterval(analyzer);
       await http.close();
       await revocations.stop();
+      await bus?.stop();
       await db.close();
     },
   };

@@ -22,6 +22,7 @@ import { isAdmin } from "./principal";
 import { saltSecret } from "./salt";
 import { scopesFromJson, scopesToJson } from "./scopes";
 import type { SecretBox } from "./secretBox";
+import { NO_REPLICAS, type ClusterBus, type TokenCaches } from "../db/clusterBus";
 import { TokenCache, presentedKey } from "./tokenCache";
 import { formatToken, newSecret, type ParsedToken } from "./tokenString";
 
@@ -60,7 +61,7 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export class LocalTokens {
+export class LocalTokens implements TokenCaches {
   private readonly cache = new TokenCache<VerifiedToken>(20_000);
 
   constructor(
@@ -69,7 +70,17 @@ export class LocalTokens {
     private readonly box: SecretBox,
     private readonly cacheSeconds: number,
     private readonly hints: RevocationHints = NO_HINTS,
+    /** The other replicas of this cluster, which forget what is revoked here. */
+    private readonly replicas: ClusterBus = NO_REPLICAS,
   ) {}
+
+  forget(uuid: string): void {
+    this.cache.forget(uuid);
+  }
+
+  forgetAll(): void {
+    this.cache.forgetAll();
+  }
 
   private toRecord(row: Prisma.ApiTokenGetPayload<object>): TokenRecord & TokenAuthority {
     return {
@@ -100,7 +111,7 @@ export class LocalTokens {
       // Revoked while we read: the answer may predate the revocation. Read again (that read
       // sees it, since the cache is cleared only after the revocation commits); cache neither.
       if (watch.stale) return await this.check(parsed, saltedFor);
-      if (first.ok) this.cache.set(key, parsed.uuid, first.value, this.cacheSeconds * 1000);
+      if (first.ok) this.cache.set(key, parsed.uuid, first.value, Math.min(this.cacheSeconds * 1000, this.replicas.cacheCapMs()));
       return first;
     } finally {
       watch.close();
@@ -170,6 +181,7 @@ export class LocalTokens {
     const revoked = await this.prisma.$transaction(async (tx) => {
       const uuids = await revokeTree(tx, uuid, new Date());
       await this.hints.enqueue(tx, uuids);
+      await this.replicas.forgetEverywhere(tx, uuids);
       await audit(tx, this.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { cascade: uuids.length - 1 } });
       return uuids;
     });

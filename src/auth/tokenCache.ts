@@ -53,6 +53,13 @@ export class TokenCache<V extends {}> {
     for (const marker of this.watching.get(uuid) ?? []) marker.stale = true;
   }
 
+  /** Drops every cached answer, and marks every look-up under way stale (notifications may have been missed). */
+  forgetAll(): void {
+    this.lru.clear();
+    this.keysByUuid.clear();
+    for (const markers of this.watching.values()) for (const marker of markers) marker.stale = true;
+  }
+
   /** Call before reading token `uuid` from its source; close when done. */
   watch(uuid: string): Watch {
     const marker = { stale: false };

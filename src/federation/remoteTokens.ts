@@ -13,6 +13,7 @@ import type { RemoteTokenValidator } from "../auth/authenticator";
 import type { VerifiedToken } from "../auth/localTokens";
 import { saltToken } from "../auth/salt";
 import { TokenCache, presentedKey } from "../auth/tokenCache";
+import { NO_REPLICAS, type ClusterBus, type TokenCaches } from "../db/clusterBus";
 import { formatToken, type ParsedToken } from "../auth/tokenString";
 import { codeOf, unauthenticated } from "../errors";
 import { clusterOf, kindOf } from "../ids";
@@ -29,6 +30,8 @@ export interface RemoteTokenOptions {
   transport: TransportDeps;
   cacheSeconds: number;
   negativeCacheSeconds: number;
+  /** The other replicas of this cluster: they forget what a hint received here names. */
+  replicas?: ClusterBus;
 }
 
 /** One request: who the token belongs to, its scopes and expiry, and the role groups its user is in at home. */
@@ -38,7 +41,7 @@ const VALIDATE_IDENTITY = `query ValidateTokenIdentity { viewer { ${REMOTE_FIELD
 
 type Validation = { viewer: UserRecord; currentToken: Record<string, unknown>; visibleGroups: GroupLevel[] | null };
 
-export class RemoteTokens implements RemoteTokenValidator {
+export class RemoteTokens implements RemoteTokenValidator, TokenCaches {
   private readonly cache = new TokenCache<Entry>(50_000);
   /** Validations under way, by presented key, with their token's uuid (a hint cuts them off). */
   private readonly inflight = new Map<string, { uuid: string; pending: Promise<Entry> }>();
@@ -66,12 +69,29 @@ export class RemoteTokens implements RemoteTokenValidator {
     return entry.value;
   }
 
-  /** Drops what is cached about token `uuid` (a revocation hint): the next use validates again. */
+  /** A revocation hint: this replica and the others forget these tokens, validated again on next use. */
+  async dropEverywhere(uuids: string[]): Promise<void> {
+    for (const uuid of uuids) this.forget(uuid);
+    await this.replicas.forgetEverywhere(this.o.prisma, uuids);
+  }
+
+  /** Drops what is cached about token `uuid`: the next use validates again. */
   forget(uuid: string): void {
     this.cache.forget(uuid);
     for (const marker of this.fetching.get(uuid) ?? []) marker.stale = true;
     // A request arriving after the hint must not join a validation that started before it.
     for (const [key, v] of this.inflight) if (v.uuid === uuid) this.inflight.delete(key);
+  }
+
+  /** Drops everything cached (notifications from other replicas may have been missed). */
+  forgetAll(): void {
+    this.cache.forgetAll();
+    for (const markers of this.fetching.values()) for (const marker of markers) marker.stale = true;
+    this.inflight.clear();
+  }
+
+  private get replicas(): ClusterBus {
+    return this.o.replicas ?? NO_REPLICAS;
   }
 
   private async fetch(token: string, parsed: ParsedToken, key: string): Promise<Entry> {
@@ -127,7 +147,7 @@ export class RemoteTokens implements RemoteTokenValidator {
   }
 
   private remember(key: string, uuid: string, entry: Entry): void {
-    let ttl = (entry.ok ? this.o.cacheSeconds : this.o.negativeCacheSeconds) * 1000;
+    let ttl = Math.min((entry.ok ? this.o.cacheSeconds : this.o.negativeCacheSeconds) * 1000, this.replicas.cacheCapMs());
     if (entry.ok && entry.value.token.expiresAt) ttl = Math.min(ttl, entry.value.token.expiresAt.getTime() - Date.now());
     this.cache.set(key, uuid, entry, ttl);
   }

@@ -1,6 +1,6 @@
 /**
  * Revocation hints. The home cluster remembers which clusters it vouched for each token to (a
- * salted look-up names the asking cluster); when a token is revoked, or its user loses a
+ * salted look-up names the asking cluster: one in its table or reached through its pattern); when a token is revoked, or its user loses a
  * membership here, it tells each of them to drop its cached validation. The hint carries no
  * authority: the receiver just validates again on next use.
  *
@@ -32,6 +32,8 @@ export const HINT_CHUNK = 200;
 const MOOT_AFTER_SECONDS = 2 * 86_400;
 /** A claimed chunk is another delivery's again after this: well past any attempt's timeout. */
 const LEASE_SECONDS = (2 * HINT_TIMEOUT_MS) / 1000;
+/** Clusters outside the table (reached through the pattern) that may validate one token. */
+export const PATTERN_CLUSTERS_PER_TOKEN = 64;
 /** Backoff doublings at most (so the interval stays a number PostgreSQL can add). */
 const MAX_DOUBLINGS = 30;
 
@@ -59,21 +61,28 @@ export class RevocationPush implements RevocationHints {
 
   /**
    * Notes that `cluster` validated `tokenUuid` here (once per process per pair), before the
-   * answer goes out. Only clusters in the table are recorded (the header naming them is only
-   * an assertion); others rely on their cache time. The token's row is read FOR SHARE with
-   * the write: a revocation either waits for this record (and so hints the cluster) or has
-   * committed first, and the validation is refused.
+   * answer goes out: any cluster this one knows, in its table or through its pattern (the
+   * authenticator accepts a salt for no other). The header naming it is only an assertion, so
+   * a token's holder could name many pattern clusters: past PATTERN_CLUSTERS_PER_TOKEN of them
+   * the validation is refused rather than left unrecorded (a revocation must reach every
+   * cluster that holds the token). The token's row is read FOR SHARE with the write: a
+   * revocation either waits for this record (and so hints the cluster) or has committed
+   * first, and the validation is refused.
    */
   async recordUse(tokenUuid: string, cluster: string): Promise<void> {
-    if (!this.registry.tableIds().includes(cluster)) return;
     const key = `${tokenUuid}/${cluster}`;
     if (this.recorded.has(key)) return;
-    // One statement: the lock is held until it commits, and no row means revoked (or gone).
+    const table = this.registry.tableIds();
+    const bounded = table.includes(cluster)
+      ? Prisma.sql`TRUE`
+      : Prisma.sql`(SELECT count(*) FROM token_remote_validations o
+          WHERE o.token_uuid = ${tokenUuid} AND o.cluster_id <> ${cluster} AND o.cluster_id <> ALL(${table}::text[])) < ${PATTERN_CLUSTERS_PER_TOKEN}`;
+    // One statement: the lock is held until it commits, and no row means revoked (or gone), or too many clusters.
     const recorded = await this.prisma.$executeRaw`
       INSERT INTO token_remote_validations (token_uuid, cluster_id)
-      SELECT uuid, ${cluster}::text FROM api_tokens WHERE uuid = ${tokenUuid} AND revoked_at IS NULL FOR SHARE
+      SELECT uuid, ${cluster}::text FROM api_tokens WHERE uuid = ${tokenUuid} AND revoked_at IS NULL AND ${bounded} FOR SHARE
       ON CONFLICT (token_uuid, cluster_id) DO UPDATE SET validated_at = now()`;
-    if (recorded === 0) throw unauthenticated("token has been revoked");
+    if (recorded === 0) throw unauthenticated(`token has been revoked, or was already validated by ${PATTERN_CLUSTERS_PER_TOKEN} clusters not in the table`);
     this.recorded.add(key);
   }
 
@@ -126,6 +135,9 @@ export class RevocationPush implements RevocationHints {
 
   private async drain(): Promise<void> {
     await this.prisma.$executeRaw`DELETE FROM revocation_outbox WHERE drop_after <= now()`;
+    // Who validated a token is of no use once it has expired: no cluster accepts it any more.
+    await this.prisma.$executeRaw`
+      DELETE FROM token_remote_validations v USING api_tokens t WHERE t.uuid = v.token_uuid AND t.expires_at <= now()`;
     const due = await this.prisma.$queryRaw<{ cluster_id: string }[]>`
       SELECT DISTINCT cluster_id FROM revocation_outbox WHERE next_attempt_at <= now()`;
     await Promise.all(due.map((r) => this.drainCluster(r.cluster_id)));
@@ -133,9 +145,9 @@ export class RevocationPush implements RevocationHints {
 
   /** Sends `cluster` its due hints, a chunk at a time, until none is left or one fails. */
   private async drainCluster(cluster: string): Promise<void> {
-    const target = this.registry.tableIds().includes(cluster) ? this.registry.find(cluster) : undefined;
+    const target = this.registry.find(cluster);
     if (!target) {
-      // Taken out of the table: nothing can be sent to it any more.
+      // Taken out of the table (and no pattern reaches it): nothing can be sent to it any more.
       await this.prisma.revocationHint.deleteMany({ where: { clusterId: cluster } });
       return;
     }

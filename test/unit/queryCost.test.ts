@@ -4,7 +4,7 @@ import { buildSchema } from "../../src/graphql/schema";
 import { LARGE_TEXT_WEIGHT, operationCost } from "../../src/graphql/queryCost";
 import { aliases, typenameFlood } from "../helpers/attacks";
 
-const schema = buildSchema({ forgetRemoteToken: () => undefined });
+const schema = buildSchema({ forgetRemoteTokens: async () => undefined });
 const limits = parseConfig({}).limits;
 const budget = limits.maxQueryCost;
 

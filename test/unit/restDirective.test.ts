@@ -131,16 +131,16 @@ describe("enforceRestScopes", () => {
 
 describe("buildSchema", () => {
   it("builds the real schema, in which every field that needs @rest has it", () => {
-    const schema = buildSchema({ forgetRemoteToken() {} });
+    const schema = buildSchema({ async forgetRemoteTokens() {} });
     expect(schema.getQueryType()?.getFields().viewer).toBeDefined();
     expect(schema.getMutationType()?.getFields().createToken).toBeDefined();
   });
 
   it("refuses an extra root field without @rest, naming it", () => {
-    expect(() => buildSchema({ forgetRemoteToken() {} }, [...loadTypeDefs(), "extend type Query { sneaky: String }"])).toThrow(/Query\.sneaky/);
+    expect(() => buildSchema({ async forgetRemoteTokens() {} }, [...loadTypeDefs(), "extend type Query { sneaky: String }"])).toThrow(/Query\.sneaky/);
   });
 
   it("refuses an extra field reaching a resource without @rest, naming it", () => {
-    expect(() => buildSchema({ forgetRemoteToken() {} }, [...loadTypeDefs(), "extend type User { groups: [Group!]! }"])).toThrow(/User\.groups/);
+    expect(() => buildSchema({ async forgetRemoteTokens() {} }, [...loadTypeDefs(), "extend type User { groups: [Group!]! }"])).toThrow(/User\.groups/);
   });
 });

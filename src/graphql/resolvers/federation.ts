@@ -7,8 +7,8 @@ import type { RequestContext } from "../context";
 const MAX_DROPPED = 1000;
 
 export interface FederationHooks {
-  /** Forget what this cluster cached about a remote token; it is validated again on next use. */
-  forgetRemoteToken(uuid: string): void;
+  /** Forget what this cluster (every replica) cached about remote tokens; each is validated again on next use. */
+  forgetRemoteTokens(uuids: string[]): Promise<void>;
 }
 
 export function federationResolvers(hooks: FederationHooks) {
@@ -18,15 +18,15 @@ export function federationResolvers(hooks: FederationHooks) {
     },
     // Anyone may send a hint: it only costs one validation at the home cluster.
     Mutation: {
-      dropCachedToken: (_: unknown, a: { uuid: string }) => {
-        hooks.forgetRemoteToken(uuidArg(a.uuid, "uuid", "token"));
+      dropCachedToken: async (_: unknown, a: { uuid: string }) => {
+        await hooks.forgetRemoteTokens([uuidArg(a.uuid, "uuid", "token")]);
         return true;
       },
-      dropCachedTokens: (_: unknown, a: { uuids: string[] }) => {
+      dropCachedTokens: async (_: unknown, a: { uuids: string[] }) => {
         if (a.uuids.length > MAX_DROPPED) throw badInput(`uuids: at most ${MAX_DROPPED} at once`);
         // All checked before any is dropped: a bad uuid changes nothing.
         const uuids = a.uuids.map((u, i) => uuidArg(u, `uuids[${i}]`, "token"));
-        for (const u of uuids) hooks.forgetRemoteToken(u);
+        await hooks.forgetRemoteTokens(uuids);
         return uuids.length;
       },
     },
