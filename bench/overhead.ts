@@ -96,7 +96,7 @@ const WORKLOADS: Workload[] = [
 // ---------------------------------------------------------------- processes
 
 function start(role: Role | "postgraphile", env: Record<string, string | undefined> = {}): Promise<Server> {
-  const name: ServerName = role === "federation" ? "fedgate" : role;
+  const name: ServerName = role === "federation" || role === "idle" ? "fedgate" : role;
   let child: ChildProcess;
   if (role === "postgraphile") {
     const peers = ensurePeers();
@@ -264,11 +264,23 @@ async function federated(): Promise<void> {
   }
 }
 
+/** RSS of a fresh, unseeded fedgate process a few seconds after it listens (tsx's loader included). */
+async function idleRss(): Promise<void> {
+  const s = await start("idle");
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    console.log(`idle RSS of one fresh cluster (its own process, under tsx): ${fmt.int(rssMb(s.child.pid))} MB`);
+  } finally {
+    await stop(s);
+  }
+}
+
 export async function main(): Promise<void> {
   requireWrk();
   const postgres = process.env.BENCH_DATABASE_URL !== undefined && process.env.BENCH_DATABASE_URL !== "";
   heading(`overhead: fedgate against servers that check nothing — ${databaseLabel()}`);
   console.log(`${machine()} at start; each server in its own process; seeding takes a while`);
+  await idleRss();
   const dir = mkdtempSync(join(tmpdir(), "fedgate-overhead-"));
   const servers: Server[] = [];
   try {

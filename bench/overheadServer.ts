@@ -9,6 +9,7 @@
  *   opens the database named by OVERHEAD_DATABASE_URL (fedgate's), on PGlite it migrates and
  *   seeds its own in-memory database with the same deterministic seed.
  * - ceiling: the same Apollo Server 5 schema returning static data (no database).
+ * - idle: a fresh, unseeded cluster, for its idle RSS.
  * - federation: three fedgate clusters (local, remote1, remote2), the remotes behind 20 ms
  *   latency proxies, each holding collections the local viewer can read.
  */
@@ -75,6 +76,11 @@ async function fedgate(): Promise<{ ready: Ready; stop: () => Promise<void> }> {
     ready: { url: c.url, token: viewer.token, databaseUrl: c.config.databaseUrl, fixtures: await fixtures(c.db.prisma, viewer.uuid) },
     stop: () => c.stop(),
   };
+}
+
+async function idle(): Promise<{ ready: Ready; stop: () => Promise<void> }> {
+  const c = await startBenchCluster(CLUSTER);
+  return { ready: { url: c.url }, stop: () => c.stop() };
 }
 
 // ---------------------------------------------------------------- the Apollo peers
@@ -224,7 +230,7 @@ async function federation(): Promise<{ ready: Ready; stop: () => Promise<void> }
   };
 }
 
-const ROLES = { fedgate, naive, ceiling, federation };
+const ROLES = { fedgate, idle, naive, ceiling, federation };
 export type Role = keyof typeof ROLES;
 
 if (require.main === module) {
