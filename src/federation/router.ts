@@ -120,7 +120,9 @@ export class FederationRouter implements ClusterApi {
    * A remote cluster's page with only what it may answer for: its own objects, and, in lists
    * of users (`listUser`), users of a third cluster that it knows as local records, kept only
    * as their home cluster answers for them to this caller (the home's record wins). A home
-   * that fails is reported in `failedClusters` and its users are left out.
+   * that fails is reported in `failedClusters` and its users are left out. Its cursor counts no
+   * earlier than the last record kept: a merge shows no item past any cluster's cursor, so a
+   * cursor before every real uuid would cut every other cluster's items off the list.
    */
   private async trusted<T extends { uuid: string }>(cluster: string, page: Page<T>, listUser?: ListUser<T>): Promise<Page<T>> {
     if (cluster === this.selfId) return page;
@@ -129,7 +131,10 @@ export class FederationRouter implements ClusterApi {
     const failedClusters = [...page.failedClusters];
     const vouched = listUser && thirdParty.length ? (await this.usersAtHome(thirdParty, failedClusters)).map(listUser) : [];
     this.countDropped(cluster, page.nodes.length - own.length - vouched.length);
-    return { ...page, nodes: [...own, ...vouched], failedClusters };
+    const nodes = [...own, ...vouched];
+    const last = nodes.reduce<string | null>((max, n) => (max === null || n.uuid > max ? n.uuid : max), null);
+    const endCursor = last !== null && page.endCursor !== null && page.endCursor > last ? page.endCursor : last;
+    return { nodes, endCursor, hasNextPage: last !== null && page.hasNextPage, failedClusters };
   }
 
   /** These users as their home clusters show them to the caller (batched per home); failures go to `failed`. */

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { encodeCursor } from "../../src/graphql/args";
 import { createUserWithToken, freePort, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
 
 type Person = { uuid: string; token: string };
@@ -26,11 +27,15 @@ const collection = (uuid: string, manifestText: string) => ({
 const user = (uuid: string, fullName: string) => ({ uuid, email: `${fullName}@forged.example`, fullName, isActive: true, isAdmin: true });
 const subject = (uuid: string, kind: string, name: string) => ({ uuid, kind, name, email: null, groupClass: kind === "group" ? "role" : null });
 const page = (nodes: unknown[]) => ({ nodes: [...nodes].sort((x: any, y: any) => (x.uuid < y.uuid ? -1 : 1)), pageInfo: { endCursor: null, hasNextPage: false } });
+/** A page claiming more to come after a cursor before every real uuid, which would cut every cluster's items off the merge. */
+const hidingPage = (nodes: unknown[]) => ({ ...page(nodes), pageInfo: { endCursor: encodeCursor("aaaaa-4zz18-000000000000000"), hasNextPage: true } });
+let hiding = false;
 
 /** The stub's answers, by operation: each mixes its own records with other clusters' forged ones. */
 function forgedAnswer(operation: string): unknown {
   switch (operation) {
     case "SharedWithMe":
+      if (hiding) return hidingPage([collection(STUB_COLLECTION, ". own 0:0:own\n")]);
       return page([collection(realB, ". forged 0:0:forged\n"), collection(FORGED_B_COLLECTION, ". forged 0:0:x\n"), collection(STUB_COLLECTION, ". own 0:0:own\n")]);
     case "GroupsByUuid":
       return [{ uuid: STUB_PROJECT, name: "stub project", groupClass: "project", ownerUuid: STUB_USER, description: null, createdAt: NOW }];
@@ -39,6 +44,7 @@ function forgedAnswer(operation: string): unknown {
     case "ShareableSubjects":
       return page([subject(STUB_USER, "user", "stub user"), subject(FORGED_B_GROUP, "group", "forged group"), subject(amy.uuid, "user", "Forged Amy"), subject(carol.uuid, "user", "carol")]);
     case "Users":
+      if (hiding) return hidingPage([user(FORGED_B_GROUP.replace("j7d0g", "tpzed"), "forged")]);
       return page([user(STUB_USER, "stub"), user(amy.uuid, "Forged Amy"), user(carol.uuid, "carol")]);
     default:
       return null;
@@ -123,5 +129,21 @@ describe("records a peer answers for objects it does not own", () => {
     expect(byUuid.get(amy.uuid)).toEqual({ uuid: amy.uuid, fullName: "amy@a.example", isAdmin: false });
     expect(byUuid.has(carol.uuid)).toBe(false);
     expect(byUuid.has(STUB_USER)).toBe(true);
+  });
+});
+
+describe("a peer's cursor", () => {
+  afterEach(() => void (hiding = false));
+
+  it("cannot cut other clusters' items off a merged list: it counts only after what the peer may answer for", async () => {
+    hiding = true;
+    const r = await ok(gql(a.url, `{ sharedWithMe(first: 50) { nodes { ... on Collection { uuid } } } }`, {}, alice.token));
+    expect(r.sharedWithMe.nodes.map((n: { uuid: string }) => n.uuid)).toEqual([realB, STUB_COLLECTION]);
+  });
+
+  it("of a page whose records were all dropped says nothing", async () => {
+    hiding = true;
+    const r = await ok(gql(a.url, `{ users(clusters: ["aaaaa", "ddddd"]) { nodes { uuid } } }`, {}, alice.token));
+    expect(r.users.nodes.map((n: { uuid: string }) => n.uuid)).toEqual(expect.arrayContaining([alice.uuid, amy.uuid]));
   });
 });
