@@ -342,7 +342,8 @@ describe("one process per embedded data folder", () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("refuses user create and migrate on a folder a running server holds, naming it and --url; works once it stops", async () => {
-    const env = baseEnv({ FEDGATE_DATA_DIR: dataDir, FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN, FEDGATE_LISTEN: `127.0.0.1:${await freePort()}` });
+    // Port 0: a port probed free beforehand can be taken by another test's server before this one listens.
+    const env = baseEnv({ FEDGATE_DATA_DIR: dataDir, FEDGATE_SYSTEM_ROOT_TOKEN: ROOT_TOKEN, FEDGATE_LISTEN: "127.0.0.1:0" });
     const server = start(["serve"], env);
     await ready(server);
     for (const args of [["user", "create", "--email", "lost@example.org"], ["migrate"]]) {

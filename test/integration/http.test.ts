@@ -14,7 +14,8 @@ import { codes, freePort, gql, ok, startTestCluster, type TestCluster } from "..
 let z: TestCluster;
 
 beforeAll(async () => {
-  z = await startTestCluster("zzzzz");
+  // The explorer is on by default only for an in-memory database; the PostgreSQL run needs it said.
+  z = await startTestCluster("zzzzz", { explorer: true });
 });
 afterAll(() => z?.stop());
 
