@@ -15,6 +15,7 @@ import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { FederationRouter } from "./federation/router";
 import { buildSchema } from "./graphql/schema";
 import { localCluster } from "./localdb/localCluster";
+import { secretStoreOptions } from "./localdb/secrets";
 import { createMetrics } from "./metrics";
 import { dataOf, httpGraphQL, type GraphQLRun } from "./graphqlClient";
 
@@ -41,7 +42,7 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0, hints, clusterBusOf(config) ?? NO_REPLICAS);
   const auth = new Authenticator({ clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1 });
   const principal = await auth.authenticate(config.systemRootToken);
-  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens });
+  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config) });
   const caller = { principal, token: config.systemRootToken };
   const schema = buildSchema({ forgetRemoteTokens: async () => {} });
   const run: GraphQLRun = async (query, variables) =>

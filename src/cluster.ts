@@ -23,6 +23,7 @@ import { buildSchema } from "./graphql/schema";
 import { traceRootFields } from "./telemetry/graphqlTracing";
 import { enableOtlpTracing } from "./telemetry/tracing";
 import { localCluster } from "./localdb/localCluster";
+import { secretStoreOptions } from "./localdb/secrets";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { createHttpServer } from "./server";
@@ -102,7 +103,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
   });
-  const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens });
+  const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config) });
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
   const schema = traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId);
 

@@ -17,6 +17,8 @@ export const INFIX = {
   container: "dz642",
   link: "o0j2j",
   log: "57u5n",
+  /** Not in Arvados: fedgate's secret store (src/secrets). Kept forever once issued. */
+  secret: "s3cr7",
 } as const;
 export type Kind = keyof typeof INFIX;
 

@@ -11,6 +11,9 @@ import type {
   CreateTokenInput, CreateUserInput, GrantInput, GroupLevel, GroupClass, GroupRecord, ListOptions, Page, PageOptions,
   PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
+import type {
+  CreateSecretInput, SecretRecord, SecretValueRecord, UpdateSecretInput, WrappedSecretRecord, WrappingInfoRecord,
+} from "./types";
 
 export interface ClusterApi {
   usersGet(c: Caller, uuids: string[]): Promise<UserRecord[]>;
@@ -47,6 +50,20 @@ export interface ClusterApi {
   tokenCreate(c: Caller, input: CreateTokenInput): Promise<CreatedToken>;
   tokenRevoke(c: Caller, uuid: string): Promise<TokenRecord>;
   tokenList(c: Caller, o: PageOptions & { userUuid?: string }): Promise<Page<TokenRecord>>;
+
+  /** Secrets' metadata (never a value): those the caller can read. */
+  secretsGet(c: Caller, uuids: string[]): Promise<SecretRecord[]>;
+  secretList(c: Caller, o: ListOptions & { ownerUuid?: string }): Promise<Page<SecretRecord>>;
+  secretCreate(c: Caller, input: CreateSecretInput): Promise<SecretRecord>;
+  secretUpdate(c: Caller, uuid: string, input: UpdateSecretInput): Promise<SecretRecord>;
+  secretDelete(c: Caller, uuid: string): Promise<SecretRecord>;
+  /** One version's value (default: the current one), audited where the secret lives. */
+  secretValue(c: Caller, uuid: string, version: number | null): Promise<SecretValueRecord>;
+  /** A single-use wrapping token for one version (default: the current one). */
+  secretWrap(c: Caller, uuid: string, version: number | null, ttlSeconds: number): Promise<WrappedSecretRecord>;
+  /** The wrapped value, the first time only (no bearer token needed: `c` is null then). */
+  secretUnwrap(c: Caller | null, token: string): Promise<SecretValueRecord>;
+  wrappingLookup(c: Caller | null, token: string): Promise<WrappingInfoRecord>;
 }
 
 /** What only the local database can answer, used by the router to decide for remote callers. */

@@ -43,6 +43,8 @@ export interface TokenRecord {
   expiresAt: Date | null;
   revokedAt: Date | null;
   createdAt: Date;
+  /** Set on a container's token: the container it is bound to (valid only while that is Locked or Running). */
+  containerUuid?: string | null;
 }
 
 export interface PermissionRecord {
@@ -137,4 +139,154 @@ export interface CreatedToken {
   uuid: string;
   token: string;
   expiresAt: Date | null;
+}
+
+export type ContainerRequestState = "Uncommitted" | "Committed" | "Final";
+export type ContainerState = "Queued" | "Locked" | "Running" | "Complete" | "Cancelled";
+
+/** What a container runs; identical specs (with the same runtime user and scopes) may share one container. */
+export interface ContainerSpec {
+  command: string[];
+  cwd: string;
+  environment: Record<string, string>;
+  containerImage: string;
+  mounts: Record<string, unknown>;
+  outputPath: string;
+  runtimeConstraints: Record<string, unknown>;
+  schedulingParameters: Record<string, unknown>;
+}
+
+export interface ContainerRequestRecord extends ContainerSpec {
+  uuid: string;
+  ownerUuid: string;
+  name: string | null;
+  description: string | null;
+  properties: unknown;
+  state: ContainerRequestState;
+  priority: number;
+  useExisting: boolean;
+  containerCount: number;
+  containerCountMax: number;
+  containerUuid: string | null;
+  requestingContainerUuid: string | null;
+  outputUuid: string | null;
+  logUuid: string | null;
+  /** The runtime token itself never leaves the database. */
+  hasRuntimeToken: boolean;
+  runtimeClusterScopes: ClusterScopes | null;
+  createdAt: Date;
+  modifiedAt: Date;
+}
+
+export interface ContainerRecord extends ContainerSpec {
+  uuid: string;
+  state: ContainerState;
+  priority: number;
+  exitCode: number | null;
+  output: string | null;
+  progress: number | null;
+  runtimeStatus: unknown;
+  lockedByUuid: string | null;
+  authUuid: string | null;
+  lockCount: number;
+  runtimeUserUuid: string;
+  runtimeAuthScopes: ScopeSet;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  createdAt: Date;
+  modifiedAt: Date;
+}
+
+/** The token a container must use (containerAuth): never the runtime token itself. */
+export interface ContainerAuthRecord {
+  uuid: string;
+  token: string;
+  expiresAt: Date | null;
+  scopes: ScopeSet;
+  clusterScopes: ClusterScopes | null;
+}
+
+/** Fields of a container request as checked at the GraphQL edge (absent: unchanged / default). */
+export interface ContainerRequestFields {
+  name?: string | null;
+  description?: string | null;
+  ownerUuid?: string | null;
+  properties?: unknown;
+  state?: ContainerRequestState | null;
+  priority?: number | null;
+  command?: string[] | null;
+  cwd?: string | null;
+  environment?: Record<string, string> | null;
+  containerImage?: string | null;
+  mounts?: Record<string, unknown> | null;
+  outputPath?: string | null;
+  runtimeConstraints?: Record<string, unknown> | null;
+  schedulingParameters?: Record<string, unknown> | null;
+  useExisting?: boolean | null;
+  containerCountMax?: number | null;
+  /** Write-only: validated when given, stored sealed. */
+  runtimeToken?: string | null;
+  runtimeClusterScopes?: ClusterScopes | null;
+}
+export interface CreateContainerRequestInput extends ContainerRequestFields {
+  command: string[];
+  containerImage: string;
+  outputPath: string;
+}
+export type UpdateContainerRequestInput = ContainerRequestFields;
+
+export interface UpdateContainerInput {
+  state?: ContainerState | null;
+  exitCode?: number | null;
+  output?: string | null;
+  progress?: number | null;
+  runtimeStatus?: unknown;
+}
+
+/** A secret's metadata: never its value (src/secrets). */
+export interface SecretRecord {
+  uuid: string;
+  name: string;
+  description: string | null;
+  ownerUuid: string;
+  currentVersion: number;
+  /** Oldest first. */
+  versions: SecretVersionRecord[];
+  createdAt: Date;
+  modifiedAt: Date;
+}
+export interface SecretVersionRecord {
+  version: number;
+  createdAt: Date;
+  createdByUuid: string;
+}
+/** The one record that carries a value: answered only to the operations that exist to return it. */
+export interface SecretValueRecord {
+  uuid: string;
+  version: number;
+  value: string;
+}
+export interface CreateSecretInput {
+  name: string;
+  ownerUuid?: string | null;
+  description?: string | null;
+  value: string;
+}
+export interface UpdateSecretInput {
+  name?: string | null;
+  description?: string | null;
+  /** A value makes a new version. */
+  value?: string | null;
+}
+export interface WrappedSecretRecord {
+  token: string;
+  expiresAt: Date;
+}
+export interface WrappingInfoRecord {
+  secretUuid: string;
+  version: number;
+  creatorUuid: string;
+  createdAt: Date;
+  expiresAt: Date;
+  unwrapped: boolean;
 }

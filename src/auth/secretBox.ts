@@ -19,6 +19,12 @@ export class SecretBox {
     return new SecretBox(Buffer.from(derived));
   }
 
+  /** From 32 raw bytes: the secret store's keys (src/secrets/keyring.ts). */
+  static fromKey(key: Buffer): SecretBox {
+    if (key.length !== 32) throw new Error("a SecretBox key must be 32 bytes");
+    return new SecretBox(Buffer.from(key));
+  }
+
   seal(secret: string, tokenUuid: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CLUSTER_ID_RE } from "../ids";
 import { isValidTokenKey } from "../auth/secretBox";
+import { isValidSecretKey, MAX_WRAP_TTL_SECONDS } from "../secrets/keyring";
 
 export class ConfigError extends Error {}
 
@@ -84,6 +85,26 @@ const schema = z
         localCacheSeconds: z.number().int().min(0).max(3_600).default(60),
       })
       .default({ remoteCacheSeconds: 300, negativeCacheSeconds: 10, localCacheSeconds: 60 }),
+    /** The secret store (src/secrets): keys that seal values at rest, and response wrapping. */
+    secrets: z
+      .strictObject({
+        /** Key id → 32 bytes as base64. Values keep the id of the key that sealed them; keep old keys until `fedgate secrets rotate-key` ran. */
+        keys: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 characters [A-Za-z0-9_-]"), z.string().refine(isValidSecretKey, "must be 32 bytes as base64")).default({}),
+        /** The key id new values are sealed under. */
+        activeKey: z.string().min(1).optional(),
+        /** Longest lifetime of a wrapping token. */
+        maxWrapTtlSeconds: z.number().int().positive().max(MAX_WRAP_TTL_SECONDS).default(86_400),
+      })
+      .default({ keys: {}, maxWrapTtlSeconds: 86_400 }),
+    /** Containers and their dispatch (src/containers). */
+    containers: z
+      .strictObject({
+        /** Locks a container may take; an unlock at this count cancels it (as Arvados' MaxDispatchAttempts). */
+        maxDispatchAttempts: z.number().int().positive().max(1_000).default(10),
+        /** Seconds a container's child of its runtime token lives at most (it is revoked when the container ends anyway). */
+        runtimeTokenTTL: z.number().int().positive().max(366 * 86_400).default(7 * 86_400),
+      })
+      .default({ maxDispatchAttempts: 10, runtimeTokenTTL: 7 * 86_400 }),
     /** Revocation hints to other clusters (queued, retried until delivered or moot). */
     federation: z
       .strictObject({
@@ -161,6 +182,10 @@ const schema = z
     if (c.databaseUrl && c.dataDir)
       ctx.addIssue({ code: "custom", path: ["dataDir"], message: "cannot be combined with databaseUrl" });
     const persistent = Boolean(c.databaseUrl || c.dataDir);
+    if (c.secrets.activeKey !== undefined && !(c.secrets.activeKey in c.secrets.keys))
+      ctx.addIssue({ code: "custom", path: ["secrets", "activeKey"], message: `names no key in secrets.keys (${Object.keys(c.secrets.keys).join(", ") || "none"})` });
+    if (c.secrets.activeKey === undefined && Object.keys(c.secrets.keys).length)
+      ctx.addIssue({ code: "custom", path: ["secrets", "activeKey"], message: "is required with secrets.keys: the id of the key new values are sealed under" });
     if (persistent && !c.tokens.encryptionKey && !c.systemRootToken)
       ctx.addIssue({
         code: "custom",
@@ -195,19 +220,28 @@ function environmentOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.OTEL_EXPORTER_OTLP_ENDPOINT) o.telemetry = { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT };
   if (env.FEDGATE_REMOTE_CLUSTERS) o.remoteClusters = parseRemoteClustersEnv(env.FEDGATE_REMOTE_CLUSTERS);
   if (env.FEDGATE_TOKEN_KEY) o.tokens = { encryptionKey: env.FEDGATE_TOKEN_KEY };
+  const secrets = {
+    ...(env.FEDGATE_SECRETS_KEYS ? { keys: parseJsonObjectEnv("FEDGATE_SECRETS_KEYS", env.FEDGATE_SECRETS_KEYS, "key id → base64 key") } : {}),
+    ...(env.FEDGATE_SECRETS_ACTIVE_KEY ? { activeKey: env.FEDGATE_SECRETS_ACTIVE_KEY } : {}),
+  };
+  if (Object.keys(secrets).length) o.secrets = secrets;
   return o;
 }
 
 /** FEDGATE_REMOTE_CLUSTERS is a JSON object: cluster id → base URL (or a full entry). */
 function parseRemoteClustersEnv(text: string): Record<string, unknown> {
+  return parseJsonObjectEnv("FEDGATE_REMOTE_CLUSTERS", text, "cluster id → base URL");
+}
+
+/** An environment variable holding a JSON object (`what` describes its entries in the error). */
+function parseJsonObjectEnv(name: string, text: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new ConfigError("FEDGATE_REMOTE_CLUSTERS: must be a JSON object of cluster id → base URL");
+    throw new ConfigError(`${name}: must be a JSON object of ${what}`);
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
-    throw new ConfigError("FEDGATE_REMOTE_CLUSTERS: must be a JSON object of cluster id → base URL");
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigError(`${name}: must be a JSON object of ${what}`);
   return parsed as Record<string, unknown>;
 }
 
@@ -271,6 +305,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
   const overrides = environmentOverrides(env);
   const merged: Record<string, unknown> = { ...file, ...overrides };
   if (overrides.tokens) merged.tokens = mergeSection(file.tokens, overrides.tokens);
+  if (overrides.secrets) merged.secrets = mergeSection(file.secrets, overrides.secrets);
   const source = [opts.file, Object.keys(overrides).length ? "environment" : undefined].filter(Boolean).join(" + ");
   return parseConfig(merged, source || "defaults");
 }

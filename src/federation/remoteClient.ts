@@ -6,6 +6,7 @@ import type { ClusterApi } from "../api/clusterApi";
 import type {
   CollectionRecord, ContentRecord, CreateTokenInput, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
+import type { SecretRecord, SecretValueRecord, WrappingInfoRecord } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
 import { scopesFromJson, type ScopeSet } from "../auth/scopes";
 import { decodeCursor, encodeCursor } from "../graphql/args";
@@ -20,6 +21,9 @@ const TOKEN = "uuid userUuid scopes { method path } clusterScopes expiresAt revo
 const PAGE = "pageInfo { endCursor hasNextPage }";
 const PERMISSION = "uuid headUuid tailUuid level";
 const SUBJECT = "uuid kind name email groupClass";
+const SECRET = "uuid name description ownerUuid currentVersion versions { version createdAt createdByUuid } createdAt modifiedAt";
+const SECRET_VALUE = "uuid version value";
+const WRAPPING_INFO = "secretUuid version creatorUuid createdAt expiresAt unwrapped";
 const CONTENT = `__typename ... on Group { ${GROUP} } ... on Collection { ${COLLECTION} }`;
 
 type Wire = Record<string, unknown>;
@@ -37,6 +41,14 @@ export const toToken = (w: Wire): TokenRecord => ({
   revokedAt: date(w.revokedAt),
   createdAt: date(w.createdAt)!,
 });
+
+const toSecret = (w: Wire): SecretRecord => ({
+  ...(w as unknown as SecretRecord),
+  versions: (w.versions as Wire[]).map((v) => ({ version: Number(v.version), createdAt: date(v.createdAt)!, createdByUuid: String(v.createdByUuid) })),
+  createdAt: date(w.createdAt)!,
+  modifiedAt: date(w.modifiedAt)!,
+});
+const toWrappingInfo = (w: Wire): WrappingInfoRecord => ({ ...(w as unknown as WrappingInfoRecord), createdAt: date(w.createdAt)!, expiresAt: date(w.expiresAt)! });
 
 const toContent = (w: Wire): ContentRecord =>
   w.__typename === "Group" ? { kind: "group", ...toGroup(w) } : { kind: "collection", ...toCollection(w) };
@@ -128,6 +140,27 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
     tokenList: async () => {
       throw unavailable(`tokens are listed on the cluster that issued them`);
     },
+
+    secretsGet: async (_c, uuids) =>
+      (await call<{ r: Wire[] }>("SecretsByUuid", `query SecretsByUuid($u:[ID!]!){ r: secretsByUuid(uuids:$u){ ${SECRET} } }`, { u: uuids })).r.map(toSecret),
+    secretList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("Secrets", `query Secrets($s:String,$o:ID,$first:Int,$after:String){ r: secrets(search:$s,ownerUuid:$o,first:$first,after:$after){ nodes { ${SECRET} } ${PAGE} } }`, { s: o.search, o: o.ownerUuid, ...pageVars(o) })).r, toSecret),
+    secretCreate: async (_c, input) =>
+      toSecret((await call<{ r: Wire }>("CreateSecret", `mutation CreateSecret($i:CreateSecretInput!){ r: createSecret(input:$i){ ${SECRET} } }`, { i: input })).r),
+    secretUpdate: async (_c, uuid, input) =>
+      toSecret((await call<{ r: Wire }>("UpdateSecret", `mutation UpdateSecret($u:ID!,$i:UpdateSecretInput!){ r: updateSecret(uuid:$u,input:$i){ ${SECRET} } }`, { u: uuid, i: input })).r),
+    secretDelete: async (_c, uuid) =>
+      toSecret((await call<{ r: Wire }>("DeleteSecret", `mutation DeleteSecret($u:ID!){ r: deleteSecret(uuid:$u){ ${SECRET} } }`, { u: uuid })).r),
+    secretValue: async (_c, uuid, version) =>
+      (await call<{ r: SecretValueRecord }>("SecretValue", `query SecretValue($u:ID!,$v:Int){ r: secretValue(uuid:$u,version:$v){ ${SECRET_VALUE} } }`, { u: uuid, v: version })).r,
+    secretWrap: async (_c, uuid, version, ttlSeconds) => {
+      const r = (await call<{ r: Wire }>("WrapSecret", `mutation WrapSecret($u:ID!,$v:Int,$t:Int!){ r: wrapSecret(uuid:$u,version:$v,ttlSeconds:$t){ token expiresAt } }`, { u: uuid, v: version, t: ttlSeconds })).r;
+      return { token: String(r.token), expiresAt: date(r.expiresAt)! };
+    },
+    secretUnwrap: async (_c, wrapping) =>
+      (await call<{ r: SecretValueRecord }>("UnwrapSecret", `mutation UnwrapSecret($t:String!){ r: unwrapSecret(token:$t){ ${SECRET_VALUE} } }`, { t: wrapping })).r,
+    wrappingLookup: async (_c, wrapping) =>
+      toWrappingInfo((await call<{ r: Wire }>("WrappingInfo", `query WrappingInfo($t:String!){ r: wrappingInfo(token:$t){ ${WRAPPING_INFO} } }`, { t: wrapping })).r),
   };
 }
 

@@ -32,7 +32,13 @@ import { MAX_CLUSTERS } from "./args";
 
 /** Weight of one selection of a field whose value may be megabytes of text. */
 export const LARGE_TEXT_WEIGHT = 1000;
-const LARGE_TEXT_FIELDS = new Set(["Collection.manifestText", "Collection.properties"]);
+/**
+ * A secret's value is up to 64 KiB and its versions an unbounded list; an unwrap (or look-up)
+ * needs no token and writes an audit row, so its aliases are weighed like large text too.
+ */
+const LARGE_TEXT_FIELDS = new Set([
+  "Collection.manifestText", "Collection.properties", "SecretValue.value", "Secret.versions", "Mutation.unwrapSecret", "Query.wrappingInfo",
+]);
 const INTROSPECTION_ROOTS = new Set<GraphQLField<unknown, unknown>>([SchemaMetaFieldDef, TypeMetaFieldDef]);
 
 export interface CostOptions {

@@ -9,6 +9,7 @@ import { collectionResolvers } from "./resolvers/collections";
 import { federationResolvers, type FederationHooks } from "./resolvers/federation";
 import { groupResolvers } from "./resolvers/groups";
 import { permissionResolvers } from "./resolvers/permissions";
+import { secretResolvers } from "./resolvers/secrets";
 import { tokenResolvers } from "./resolvers/tokens";
 import { userResolvers } from "./resolvers/users";
 
@@ -32,6 +33,7 @@ export function buildSchema(hooks: FederationHooks, typeDefs = loadTypeDefs()): 
       collectionResolvers,
       permissionResolvers,
       tokenResolvers,
+      secretResolvers,
     ],
   });
   return enforceRestScopes(schema);

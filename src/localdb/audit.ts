@@ -5,7 +5,7 @@ import { newUuid } from "../ids";
 export async function audit(
   tx: Pick<Prisma.TransactionClient, "auditLog">,
   clusterId: string,
-  event: { type: string; objectUuid?: string; actorUuid: string; properties?: Prisma.InputJsonValue },
+  event: { type: string; objectUuid?: string; /** undefined: no one known (an unwrap without a token). */ actorUuid: string | undefined; properties?: Prisma.InputJsonValue },
 ): Promise<void> {
   await tx.auditLog.create({
     data: {

@@ -1,9 +1,11 @@
 /** What the local backend's resource modules share. */
 import type { PrismaClient } from "@prisma/client";
 import type { LocalTokens } from "../auth/localTokens";
+import type { SecretStoreOptions } from "./secrets";
 
 export interface LocalContext {
   prisma: PrismaClient;
   clusterId: string;
   tokens: LocalTokens;
+  secrets: SecretStoreOptions;
 }

@@ -4,6 +4,7 @@ import type { LocalContext } from "./context";
 import * as collections from "./collections";
 import * as groups from "./groups";
 import * as permissions from "./permissions";
+import * as secrets from "./secrets";
 import * as sharing from "./sharing";
 import * as users from "./users";
 
@@ -39,5 +40,15 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     tokenCreate: (c, input) => ctx.tokens.create(c, input),
     tokenRevoke: (c, uuid) => ctx.tokens.revoke(c, uuid),
     tokenList: (c, o) => ctx.tokens.list(c, o),
+
+    secretsGet: (c, uuids) => secrets.secretsGet(ctx, c, uuids),
+    secretList: (c, o) => secrets.secretList(ctx, c, o),
+    secretCreate: (c, input) => secrets.secretCreate(ctx, c, input),
+    secretUpdate: (c, uuid, input) => secrets.secretUpdate(ctx, c, uuid, input),
+    secretDelete: (c, uuid) => secrets.secretDelete(ctx, c, uuid),
+    secretValue: (c, uuid, version) => secrets.secretValue(ctx, c, uuid, version),
+    secretWrap: (c, uuid, version, ttl) => secrets.secretWrap(ctx, c, uuid, version, ttl),
+    secretUnwrap: (c, token) => secrets.secretUnwrap(ctx, c, token),
+    wrappingLookup: (_c, token) => secrets.wrappingLookup(ctx, token),
   };
 }

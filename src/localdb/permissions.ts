@@ -24,6 +24,8 @@ async function ownerOf(tx: Tx, uuid: string): Promise<string | null | undefined>
   switch (kindOf(uuid)) {
     case "collection":
       return (await tx.collection.findUnique({ where: { uuid }, select: { ownerUuid: true } }))?.ownerUuid;
+    case "secret":
+      return (await tx.secret.findUnique({ where: { uuid }, select: { ownerUuid: true } }))?.ownerUuid;
     case "group":
       return (await tx.group.findUnique({ where: { uuid }, select: { uuid: true } })) ? null : undefined;
     case "user":

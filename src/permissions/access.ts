@@ -20,6 +20,9 @@ export function collectionReadable(p: Principal, alias = "c"): Prisma.Sql {
     SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = ANY(${subjectsOf(p)}::text[]) AND pc.target_uuid IN (${c}.uuid, ${c}.owner_uuid)))`;
 }
 
+/** A secret follows the collection rule: the highest of the user's level on it and on its owner. */
+export const secretReadable = collectionReadable;
+
 export function groupReadable(p: Principal, alias = "g"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const g = Prisma.raw(alias);

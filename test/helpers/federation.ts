@@ -2,6 +2,7 @@
  * Real fedgate clusters on 127.0.0.1 for integration tests: each with its own database
  * (PGlite in memory, or a fresh PostgreSQL database when DATABASE_URL is set), talking HTTP.
  */
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { parseConfig, type ConfigInput } from "../../src/config/config";
 import { startCluster, type RunningCluster } from "../../src/cluster";
@@ -90,6 +91,11 @@ export function codes(r: GqlResult): (string | undefined)[] {
   return (r.errors ?? []).map((e) => e.extensions?.code);
 }
 
+/** A fresh secrets section with one random key (a persistent test database needs one to store secrets). */
+export function testSecretKeys(extra: Partial<NonNullable<ConfigInput["secrets"]>> = {}): NonNullable<ConfigInput["secrets"]> {
+  return { keys: { test1: randomBytes(32).toString("base64") }, activeKey: "test1", ...extra };
+}
+
 /** `databaseServer`: a PostgreSQL URL to make a fresh database on (default DATABASE_URL); none: PGlite. */
 export async function startTestCluster(
   id: string,
@@ -104,6 +110,7 @@ export async function startTestCluster(
     listen: `127.0.0.1:${port ?? 0}`,
     systemRootToken: rootToken,
     ...(target.databaseUrl ? { databaseUrl: target.databaseUrl } : {}),
+    secrets: testSecretKeys(),
     ...overrides,
   });
   let running: RunningCluster;

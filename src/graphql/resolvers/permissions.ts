@@ -12,7 +12,7 @@ function levelArg(value: string): PermissionLevel {
   return value;
 }
 
-const HEAD_KINDS = ["collection", "group", "user"] as const;
+const HEAD_KINDS = ["collection", "group", "user", "secret"] as const;
 const SUBJECT_KINDS = ["user", "group"] as const;
 
 export const permissionResolvers = {
