@@ -48,9 +48,6 @@ interface Plan {
   startAt: number;
   seconds: number;
   clients: number;
-  /** ms after start: ccccc down in [killAt, restartAt); none in the steady phase. */
-  killAt?: number;
-  restartAt?: number;
 }
 
 // ---------------------------------------------------------------- the load generator (own process)
@@ -64,76 +61,79 @@ const QUERIES: Record<RequestKind, string> = {
 };
 const GRANT = `mutation($h: ID!, $t: ID!) { grantPermission(headUuid: $h, tailUuid: $t, level: "can_read") { uuid } }`;
 
-interface KindStats {
-  latencies: number[];
-  errors: number;
-  /** Errors while ccccc was down that were UNAVAILABLE naming ccccc. */
-  unavailableNamingC: number;
-  /** Other errors while ccccc was down, and errors outside the outage. */
-  otherOutageErrors: number;
-  errorsOutsideOutage: number;
-  /** ms after the restart of the first success of a request needing ccccc. */
-  recoveredAfterMs?: number;
-  errorSamples: string[];
+/** A request that failed, or that needed ccccc: its kind, when (epoch ms) and how it ended. */
+interface RequestEvent {
+  kind: RequestKind;
+  start: number;
+  end: number;
+  /** undefined: it succeeded; "ccccc": every error was UNAVAILABLE naming ccccc. */
+  error?: "ccccc" | "other";
+  sample?: string;
 }
 
+interface LoadResult {
+  seconds: number;
+  latencies: Record<RequestKind, number[]>;
+  events: RequestEvent[];
+  writes: { collection: string; permission?: string }[];
+  notAcknowledged: number;
+}
+
+type GqlErrors = { message: string; extensions?: { code?: string; cluster?: string } }[];
+
+/** One request of `kind` as user `me` (client `c`, iteration `i`); the writes it had acknowledged. */
+async function request(plan: Plan, kind: RequestKind, c: number, i: number, writes: LoadResult["writes"]): Promise<GqlErrors> {
+  const me = plan.users[c % plan.users.length];
+  if (kind !== "grant") {
+    const u = kind === "remoteObject" ? (i % 2 ? me.remote.ccccc : me.remote.bbbbb) : me.local;
+    return (await gql(plan.url, QUERIES[kind], { u }, me.token)).errors ?? [];
+  }
+  const created = await gql(plan.url, QUERIES.grant, { n: `load ${c}.${i}` }, me.token);
+  if (created.errors?.length) return created.errors;
+  const write: { collection: string; permission?: string } = { collection: created.data.createCollection.uuid };
+  writes.push(write);
+  const other = plan.users[(c + 1 + (i % (plan.users.length - 1))) % plan.users.length];
+  const granted = await gql(plan.url, GRANT, { h: write.collection, t: other.userUuid }, me.token);
+  if (!granted.errors?.length) write.permission = granted.data.grantPermission.uuid;
+  return granted.errors ?? [];
+}
+
+/**
+ * The load generator: latencies per kind, and an event per failed request and per request
+ * needing ccccc, classified afterwards against the times the faults really happened.
+ */
 async function generateLoad(plan: Plan): Promise<void> {
-  const stats = Object.fromEntries(KINDS.map((k) => [k, { latencies: [], errors: 0, unavailableNamingC: 0, otherOutageErrors: 0, errorsOutsideOutage: 0, errorSamples: [] } as KindStats]));
-  const writes: { collection: string; permission?: string }[] = [];
-  let writeId = 0;
+  const latencies = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<RequestKind, number[]>;
+  const events: RequestEvent[] = [];
+  const writes: LoadResult["writes"] = [];
   let notAcknowledged = 0;
   await new Promise((r) => setTimeout(r, Math.max(0, plan.startAt - Date.now())));
   const t0 = performance.now();
   const deadline = t0 + plan.seconds * 1000;
   await Promise.all(
     Array.from({ length: plan.clients }, async (_, c) => {
-      const me = plan.users[c % plan.users.length];
       for (let i = c; performance.now() < deadline; i++) {
         const kind = KINDS[i % KINDS.length];
-        const startedAt = performance.now() - t0;
+        const start = Date.now();
         const began = performance.now();
-        let errors: { message: string; extensions?: { code?: string; cluster?: string } }[] = [];
+        let errors: GqlErrors;
         try {
-          if (kind === "grant") {
-            const created = await gql(plan.url, QUERIES.grant, { n: `load ${writeId++}` }, me.token);
-            errors = created.errors ?? [];
-            if (!errors.length) {
-              const write: { collection: string; permission?: string } = { collection: created.data.createCollection.uuid };
-              writes.push(write);
-              const other = plan.users[(c + 1 + (i % (plan.users.length - 1))) % plan.users.length];
-              const granted = await gql(plan.url, GRANT, { h: write.collection, t: other.userUuid }, me.token);
-              errors = granted.errors ?? [];
-              if (!errors.length) write.permission = granted.data.grantPermission.uuid;
-            }
-          } else {
-            const u = kind === "remoteObject" ? (i % 2 ? me.remote.ccccc : me.remote.bbbbb) : me.local;
-            const r = await gql(plan.url, QUERIES[kind], { u }, me.token);
-            errors = r.errors ?? [];
-          }
+          errors = await request(plan, kind, c, i, writes);
         } catch (e) {
           // No answer (a replica killed with the request on it): not acknowledged, so not a lost write.
           notAcknowledged++;
           errors = [{ message: `no answer: ${(e as Error).message}`, extensions: { code: "NO_ANSWER" } }];
         }
-        const s = stats[kind];
-        s.latencies.push(performance.now() - began);
-        const outage = plan.killAt !== undefined && startedAt >= plan.killAt && startedAt < plan.restartAt!;
-        if (!errors.length) {
-          if (plan.restartAt !== undefined && startedAt >= plan.restartAt && NEEDS_C.includes(kind) && s.recoveredAfterMs === undefined)
-            s.recoveredAfterMs = startedAt - plan.restartAt;
-          continue;
-        }
-        s.errors++;
-        if (s.errorSamples.length < 3) s.errorSamples.push(JSON.stringify(errors[0]).slice(0, 300));
+        latencies[kind].push(performance.now() - began);
+        if (!errors.length && !NEEDS_C.includes(kind)) continue;
         const namingC = errors.every((e) => e.extensions?.code === "UNAVAILABLE" && (e.extensions.cluster === "ccccc" || e.message.includes("ccccc")));
-        if (outage && namingC) s.unavailableNamingC++;
-        else if (outage) s.otherOutageErrors++;
-        else s.errorsOutsideOutage++;
+        const error = !errors.length ? undefined : namingC ? "ccccc" : "other";
+        events.push({ kind, start, end: Date.now(), error, sample: errors.length ? JSON.stringify(errors[0]).slice(0, 300) : undefined });
       }
     }),
   );
-  const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ seconds, stats, writes, notAcknowledged }) + "\n");
+  const result: LoadResult = { seconds: (performance.now() - t0) / 1000, latencies, events, writes, notAcknowledged };
+  process.stdout.write(JSON.stringify(result) + "\n");
 }
 
 // ---------------------------------------------------------------- processes and proxies
@@ -228,16 +228,20 @@ async function seed(url: string, urls: Record<string, string>): Promise<Seeded[]
   const users: Seeded[] = [];
   const width = 10;
   let n = 0;
+  const root = (q: string, v: Record<string, unknown>) => ok(gql(url, q, v, ROOT("aaaaa")));
   const createIn = async (base: string, token: string, name: string) =>
     (await ok(gql(base, `mutation($n: String!) { createCollection(input: { name: $n }) { uuid } }`, { n: name }, token))).createCollection.uuid as string;
+  // Every load user is a member of one role group, so they can see (and grant to) each other:
+  // a grant to a user the grantor cannot see is NOT_FOUND, as it should be.
+  const { createGroup } = await root(`mutation { createGroup(input: { name: "load users", groupClass: "role" }) { uuid } }`, {});
   await Promise.all(
     Array.from({ length: width }, async () => {
       while (n < CLIENTS) {
         const i = n++;
-        const root = (q: string, v: Record<string, unknown>) => ok(gql(url, q, v, ROOT("aaaaa")));
         const { createUser } = await root(`mutation($e: String!) { createUser(input: { email: $e, fullName: $e }) { uuid } }`, { e: `load${i}@a.example` });
         const { createToken } = await root(`mutation($u: ID!) { createToken(input: { userUuid: $u }) { token } }`, { u: createUser.uuid });
         const token = createToken.token as string;
+        await root(`mutation($g: ID!, $u: ID!) { grantPermission(headUuid: $g, tailUuid: $u, level: "can_read") { uuid } }`, { g: createGroup.uuid, u: createUser.uuid });
         users.push({
           token,
           userUuid: createUser.uuid,
@@ -250,7 +254,7 @@ async function seed(url: string, urls: Record<string, string>): Promise<Seeded[]
   return users;
 }
 
-function runLoad(plan: Plan): Promise<{ seconds: number; stats: Record<RequestKind, KindStats>; writes: { collection: string; permission?: string }[]; notAcknowledged: number }> {
+function runLoad(plan: Plan): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, __filename, "load"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FAULTS_PLAN: JSON.stringify(plan) } });
     let out = "";
@@ -259,26 +263,49 @@ function runLoad(plan: Plan): Promise<{ seconds: number; stats: Record<RequestKi
   });
 }
 
-function p99(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] : NaN;
+function p99(sorted: number[]): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] : NaN;
 }
 
-function printPhase(result: Awaited<ReturnType<typeof runLoad>>, remotePerQuery: number, faults: boolean): void {
+/** When the faults really happened (epoch ms): ccccc down from kill to ready again; the replica's kill. */
+interface FaultTimes {
+  cDown: number;
+  cUp: number;
+  replicaKilled: number;
+}
+
+/**
+ * Where a failed request belongs: it overlapped ccccc's outage and failed UNAVAILABLE naming
+ * ccccc (expected for kinds needing it); it was in flight when the replica died (no answer
+ * or a cut connection: expected, never acknowledged); anything else is unexpected.
+ */
+function classify(e: RequestEvent, f: FaultTimes): "ccccc" | "replica" | "unexpected" {
+  if (e.error === "ccccc" && NEEDS_C.includes(e.kind) && e.start <= f.cUp && e.end >= f.cDown) return "ccccc";
+  if (e.start <= f.replicaKilled && e.end >= f.replicaKilled) return "replica";
+  return "unexpected";
+}
+
+function printPhase(result: LoadResult, remotePerQuery: number, faults?: FaultTimes): void {
+  const unexpected: RequestEvent[] = [];
   const rows = KINDS.map((k) => {
-    const s = result.stats[k];
-    const sorted = [...s.latencies].sort((a, b) => a - b);
-    const row: (string | number)[] = [k, fmt.int(s.latencies.length), fmt.rate(s.latencies.length / result.seconds), fmt.ms(sorted[Math.floor(sorted.length / 2)] ?? NaN), fmt.ms(p99(sorted)), s.errors];
-    if (faults) row.push(s.errorsOutsideOutage, s.unavailableNamingC, s.otherOutageErrors, s.recoveredAfterMs === undefined ? "-" : fmt.ms(s.recoveredAfterMs));
+    const sorted = [...result.latencies[k]].sort((a, b) => a - b);
+    const failed = result.events.filter((e) => e.kind === k && e.error);
+    const row: (string | number)[] = [k, fmt.int(sorted.length), fmt.rate(sorted.length / result.seconds), fmt.ms(sorted[Math.floor(sorted.length / 2)] ?? NaN), fmt.ms(p99(sorted)), failed.length];
+    const classes = failed.map((e) => (faults ? classify(e, faults) : "unexpected"));
+    unexpected.push(...failed.filter((_, i) => classes[i] === "unexpected"));
+    if (faults) {
+      const recovered = result.events.find((e) => e.kind === k && !e.error && NEEDS_C.includes(k) && e.start >= faults.cUp);
+      row.push(classes.filter((c) => c === "ccccc").length, classes.filter((c) => c === "replica").length, classes.filter((c) => c === "unexpected").length, recovered ? fmt.ms(recovered.end - faults.cUp) : "-");
+    }
     return row;
   });
   const headers = ["kind", "requests", "req/s", "p50 ms", "p99 ms", "errors"];
-  if (faults) headers.push("outside outage", "UNAVAILABLE ccccc", "other in outage", "recovered ms after restart");
+  if (faults) headers.push("UNAVAILABLE ccccc in outage", "in flight at replica kill", "unexpected", "ok again ms after ccccc ready");
   console.log(table(headers, rows));
-  const total = sum(Object.fromEntries(KINDS.map((k) => [k, result.stats[k].latencies.length])));
+  const total = sum(Object.fromEntries(KINDS.map((k) => [k, result.latencies[k].length])));
   const perQuery = Number.isNaN(remotePerQuery) ? "" : `; remote requests per query ${remotePerQuery.toFixed(2)}`;
-  console.log(`total ${fmt.int(total)} requests in ${result.seconds.toFixed(1)} s = ${fmt.rate(total / result.seconds)} req/s${perQuery}`);
-  for (const k of KINDS) for (const e of result.stats[k].errorSamples) console.log(`  ${k} error: ${e}`);
+  console.log(`total ${fmt.int(total)} requests in ${result.seconds.toFixed(1)} s = ${fmt.rate(total / result.seconds)} req/s${perQuery}; unexpected errors: ${unexpected.length}`);
+  for (const e of unexpected.slice(0, 5)) console.log(`  unexpected ${e.kind} error: ${e.sample}`);
 }
 
 async function missingWrites(databaseUrl: string, writes: { collection: string; permission?: string }[]): Promise<{ acknowledged: number; missing: number }> {
@@ -330,22 +357,23 @@ async function main(): Promise<void> {
     heading("phase 1: steady");
     let before = await remote();
     const steady = await runLoad({ url, users, startAt: Date.now() + 1000, seconds: SECONDS, clients: CLIENTS });
-    const steadyQueries = sum(Object.fromEntries(KINDS.map((k) => [k, steady.stats[k].latencies.length])));
-    printPhase(steady, ((await remote()) - before) / steadyQueries, false);
+    const steadyQueries = sum(Object.fromEntries(KINDS.map((k) => [k, steady.latencies[k].length])));
+    printPhase(steady, ((await remote()) - before) / steadyQueries);
     const rssAfterSteady = rss();
 
     const ms = SECONDS * 1000;
-    const plan: Plan = { url, users, startAt: Date.now() + 1000, seconds: SECONDS, clients: CLIENTS, killAt: ms / 3, restartAt: (2 * ms) / 3 };
-    heading(`phase 2: ccccc killed at ${(plan.killAt! / 1000).toFixed(0)} s and restarted at ${(plan.restartAt! / 1000).toFixed(0)} s; replica aaaaa-2 killed at ${(ms / 2000).toFixed(0)} s`);
-    const at = (t: number, f: () => Promise<void>) => new Promise<void>((r, j) => setTimeout(() => f().then(r, j), plan.startAt + t - Date.now()));
-    const [faulty] = await Promise.all([
+    const plan: Plan = { url, users, startAt: Date.now() + 1000, seconds: SECONDS, clients: CLIENTS };
+    heading(`phase 2: ccccc killed at ${(ms / 3000).toFixed(0)} s and restarted at ${((2 * ms) / 3000).toFixed(0)} s; replica aaaaa-2 killed at ${(ms / 2000).toFixed(0)} s`);
+    /** Runs `f` at `t` ms into the phase; resolves with the time (epoch ms) it finished. */
+    const at = (t: number, f: () => Promise<void>) => new Promise<number>((r, j) => setTimeout(() => f().then(() => r(Date.now()), j), plan.startAt + t - Date.now()));
+    const [faulty, cDown, cUp, replicaKilled] = await Promise.all([
       runLoad(plan),
-      at(plan.killAt!, () => killNode(nodes.ccccc)),
-      at(plan.restartAt!, () => startNode(nodes.ccccc)),
+      at(ms / 3, () => killNode(nodes.ccccc)),
+      at((2 * ms) / 3, () => startNode(nodes.ccccc)),
       at(ms / 2, () => killNode(nodes.a2)),
     ]);
     // Replica 2's counters died with it: no remote requests per query for this phase.
-    printPhase(faulty, NaN, true);
+    printPhase(faulty, NaN, { cDown, cUp, replicaKilled });
     console.log(`requests without an answer (on the killed replica; not acknowledged): ${faulty.notAcknowledged}`);
     const all = [...steady.writes, ...faulty.writes];
     const check = await missingWrites(databases.aaaaa.databaseUrl!, all);
