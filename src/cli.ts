@@ -7,7 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type ClusterConfig } from "./config/config";
 import { maskedConfig } from "./config/masked";
-import { startCluster } from "./cluster";
+import { prepareDatabase, startCluster } from "./cluster";
 import { openDatabase } from "./db/database";
 import { DataDirInUseError } from "./db/dataDirLock";
 import { migrate } from "./db/migrate";
@@ -17,6 +17,8 @@ import { adminViaDatabase, adminViaHttp, type AdminApi } from "./adminClient";
 import { serverBaseUrl, ServerUnreachableError } from "./graphqlClient";
 import { devBanner } from "./banner";
 import { stopTracing } from "./telemetry/tracing";
+import { secretStoreOptions } from "./localdb/secrets";
+import { rotateSecretKeys } from "./secrets/rotation";
 
 class UsageError extends Error {}
 
@@ -26,7 +28,8 @@ const DEFAULT_WAIT_SECONDS = 30;
 const ENV = {
   config: [
     "FEDGATE_CLUSTER_ID, FEDGATE_LISTEN, FEDGATE_SYSTEM_ROOT_TOKEN, DATABASE_URL, FEDGATE_DATA_DIR,",
-    "FEDGATE_REMOTE_CLUSTERS, FEDGATE_LOGIN_CLUSTER, FEDGATE_TOKEN_KEY, FEDGATE_LOG_LEVEL (override --config)",
+    "FEDGATE_REMOTE_CLUSTERS, FEDGATE_LOGIN_CLUSTER, FEDGATE_TOKEN_KEY, FEDGATE_LOG_LEVEL,",
+    "FEDGATE_SECRETS_KEYS (JSON: key id → base64 key), FEDGATE_SECRETS_ACTIVE_KEY (override --config)",
   ],
   client: [
     "FEDGATE_URL      the server (instead of --url)",
@@ -64,6 +67,12 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function seconds(value: string): number {
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || n > 600) throw new InvalidArgumentError("must be a number of seconds between 0 and 600");
+  return n;
+}
+
+function positiveCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError("must be a whole number from 1 to 1000000");
   return n;
 }
 
@@ -274,6 +283,33 @@ function serverCommands(program: Command): void {
     .action((o: { basePort?: number }) => runDemo({ basePort: o.basePort, onSignals }));
 }
 
+function secretCommands(program: Command): void {
+  const secrets = program.command("secrets").description("the secret store");
+  secrets
+    .command("rotate-key")
+    .description("re-seal every stored secret value under secrets.activeKey, in batches (safe to interrupt: run it again to finish)")
+    .option("--config <file>", "YAML or JSON config file (secrets.keys must still hold the old keys)")
+    .addOption(new Option("--batch-size <n>", "values re-sealed per transaction").argParser(positiveCount).default(100))
+    .addOption(new Option("--max-values <n>", "stop after re-sealing this many").argParser(positiveCount))
+    .addHelpText("after", envHelp("config"))
+    .action(async (o: { config?: string; batchSize: number; maxValues?: number }) => {
+      const config = configFrom(o);
+      if (!config.databaseUrl && !config.dataDir) throw new UsageError("rotate-key works on the persistent database: set DATABASE_URL or dataDir in --config");
+      if (!config.secrets.activeKey) throw new ConfigError("secrets.activeKey: is required to rotate (the key id values are re-sealed under)");
+      const db = await prepareDatabase(config);
+      try {
+        const r = await rotateSecretKeys(db.prisma, secretStoreOptions(config).keyring, {
+          batchSize: o.batchSize,
+          maxValues: o.maxValues,
+          onBatch: (n) => log.info("secret values re-sealed", { count: n, keyId: config.secrets.activeKey }),
+        });
+        print(`re-sealed ${r.rewritten} values under key "${r.activeKey}"; ${r.remaining} remain under other keys`);
+      } finally {
+        await db.close();
+      }
+    });
+}
+
 function buildProgram(): Command {
   const program = new Command("fedgate")
     .description("GraphQL federation gateway for Arvados-style research-computing clusters")
@@ -284,6 +320,7 @@ function buildProgram(): Command {
   serverCommands(program);
   userCommands(program);
   tokenCommands(program);
+  secretCommands(program);
   clientCommand(program, "whoami", "the acting user and token").action(async (o: ClientOptions) => {
     const { viewer, token } = await withApi(o, async (api) => ({
       viewer: (await api.run<{ viewer: { uuid: string; email: string | null; isAdmin: boolean } }>(`{ viewer { uuid email isAdmin } }`)).viewer,
