@@ -3,6 +3,7 @@
  * clusters), a dump of every table holds none of their secrets, nor their salted forms, and
  * no log line carries them. Changes are audited.
  */
+import { randomBytes } from "node:crypto";
 import { saltSecret } from "../../src/auth/salt";
 import { log } from "../../src/log";
 import { createUserWithToken, gql, ok, startFederation, type TestCluster } from "../helpers/federation";
@@ -59,4 +60,62 @@ it("records changes in the audit log, naming actor and object", async () => {
   await ok(gql(a.url, `mutation($u: ID!) { deleteCollection(uuid: $u) { uuid } }`, { u: c.createCollection.uuid }, bob.token));
   const rows = await a.db.prisma.auditLog.findMany({ where: { objectUuid: c.createCollection.uuid }, orderBy: { createdAt: "asc" } });
   expect(rows.map((r) => [r.eventType, r.actorUuid])).toEqual([["create", bob.uuid], ["delete", bob.uuid]]);
+});
+
+/** Every 8-character window of each value: none may appear anywhere it was not meant to be returned. */
+function windows(values: string[]): string[] {
+  return values.flatMap((v) => Array.from({ length: v.length - 7 }, (_, i) => v.slice(i, i + 8)));
+}
+
+it("keeps secret values (and any 8 characters of them) out of every other response, log line, audit row and table", async () => {
+  const { aaaaa: a, bbbbb: b } = fed;
+  const owner = await createUserWithToken(a, "vault-owner@example.org");
+  const reader = await createUserWithToken(b, "vault-reader@b.example.org");
+  const values = Array.from({ length: 3 }, () => randomBytes(24).toString("base64url"));
+  const responses: string[] = []; // everything but the answers that exist to return a value
+  const call = async (url: string, query: string, variables: Record<string, unknown>, token?: string, returnsValue = false) => {
+    const r = await gql(url, query, variables, token);
+    if (!returnsValue) responses.push(JSON.stringify(r));
+    return r;
+  };
+
+  const created = await ok(call(a.url, `mutation($i: CreateSecretInput!) { createSecret(input: $i) { uuid name currentVersion versions { version createdAt createdByUuid } } }`, { i: { name: "leak-test", value: values[0], description: "d" } }, owner.token));
+  const u = created.createSecret.uuid;
+  await ok(call(a.url, `mutation($u: ID!, $v: String!) { updateSecret(uuid: $u, input: { value: $v }) { uuid currentVersion versions { version } } }`, { u, v: values[1] }, owner.token));
+  await ok(call(a.url, `mutation($u: ID!, $v: String!) { updateSecret(uuid: $u, input: { value: $v, name: "renamed" }) { uuid name } }`, { u, v: values[2] }, owner.token));
+  await a.root(`mutation($h: ID!, $t: ID!) { grantPermission(headUuid: $h, tailUuid: $t, level: "can_read") { uuid } }`, { h: u, t: reader.uuid });
+  // Metadata, lists, permissions, refusals: never a value.
+  await ok(call(a.url, `query($u: ID!) { secret(uuid: $u) { uuid name description ownerUuid currentVersion versions { version createdAt createdByUuid } createdAt modifiedAt } }`, { u }, owner.token));
+  await ok(call(b.url, `{ secrets(clusters: ["aaaaa", "bbbbb"]) { nodes { uuid name versions { version } } } }`, {}, reader.token));
+  await ok(call(a.url, `query($u: ID!) { permissions(objectUuid: $u) { uuid tailUuid level } }`, { u }, owner.token));
+  await call(b.url, `mutation($u: ID!, $v: String!) { updateSecret(uuid: $u, input: { value: $v }) { uuid } }`, { u, v: `${values[0]}-reader-overwrite` }, reader.token);
+  await call(a.url, `query($u: ID!) { secretValue(uuid: $u, version: 9) { value } }`, { u }, owner.token);
+  await call(a.url, `mutation($i: CreateSecretInput!) { createSecret(input: $i) { uuid } }`, { i: { name: " ", value: values[0] } }, owner.token);
+  // The reads that exist to return a value: on its cluster, from another one, unwrapped once.
+  for (const v of [1, 2, 3]) expect((await ok(call(a.url, `query($u: ID!, $v: Int) { secretValue(uuid: $u, version: $v) { value } }`, { u, v }, owner.token, true))).secretValue.value).toBe(values[v - 1]);
+  expect((await ok(call(b.url, `query($u: ID!) { secretValue(uuid: $u) { value } }`, { u }, reader.token, true))).secretValue.value).toBe(values[2]);
+  const wrapped = (await ok(call(b.url, `mutation($u: ID!) { wrapSecret(uuid: $u, ttlSeconds: 60) { token expiresAt } }`, { u }, reader.token))).wrapSecret.token;
+  await ok(call(a.url, `query($t: String!) { wrappingInfo(token: $t) { secretUuid version creatorUuid unwrapped } }`, { t: wrapped }));
+  expect((await ok(call(a.url, `mutation($t: String!) { unwrapSecret(token: $t) { value } }`, { t: wrapped }, undefined, true))).unwrapSecret.value).toBe(values[2]);
+  await call(a.url, `mutation($t: String!) { unwrapSecret(token: $t) { value } }`, { t: wrapped });
+  const stored = `${await dumpAllTables(a)}\n${await dumpAllTables(b)}`; // the sealed versions still there
+  expect(stored).toContain(u);
+  await ok(call(a.url, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid name versions { version } } }`, { u }, owner.token));
+
+  const forbidden = windows(values);
+  const everywhere = {
+    responses: responses.join("\n"),
+    logs: logLines.join("\n"),
+    audit: JSON.stringify([...(await a.db.prisma.auditLog.findMany()), ...(await b.db.prisma.auditLog.findMany())]),
+    tables: stored,
+  };
+  expect(everywhere.responses).toContain(u);
+  expect(everywhere.audit).toContain("secret_read");
+  for (const [where, text] of Object.entries(everywhere)) {
+    const leaked = forbidden.find((w) => text.includes(w));
+    expect([where, leaked]).toEqual([where, undefined]);
+  }
+  // The wrapping token is a credential too: only its hash is kept.
+  expect(everywhere.tables).not.toContain(wrapped.slice(11));
+  expect(everywhere.logs).not.toContain(wrapped.slice(11));
 });
