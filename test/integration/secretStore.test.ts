@@ -121,6 +121,42 @@ describe("access", () => {
   });
 });
 
+describe("ownership", () => {
+  it("keeps a project that holds a secret from being deleted (CONFLICT) until the secret is gone", async () => {
+    const p = (await okAs(alice, `mutation { createGroup(input: { name: "holder", groupClass: "project" }) { uuid } }`)).createGroup.uuid;
+    const u = await secret(alice, "held-by-a-project", { ownerUuid: p });
+    const del = `mutation($u: ID!) { deleteGroup(uuid: $u) { uuid } }`;
+    expect(codes(await as(alice, del, { u: p }))).toEqual(["CONFLICT"]);
+    expect((await ok(valueOf(alice, u))).secretValue.value).toBe("held-by-a-project");
+    await okAs(alice, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid } }`, { u });
+    expect((await okAs(alice, del, { u: p })).deleteGroup.uuid).toBe(p);
+  });
+
+  it("lists a secret's grants to its manager only", async () => {
+    const u = await secret(alice, "grants-listed-value");
+    await okAs(alice, GRANT, { h: u, t: bob.uuid, l: "can_read" });
+    const q = `query($u: ID!) { permissions(objectUuid: $u) { tailUuid level } }`;
+    expect((await okAs(alice, q, { u })).permissions).toEqual([{ tailUuid: bob.uuid, level: "can_read" }]);
+    expect(codes(await as(bob, q, { u }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await as(carol, q, { u }))).toEqual(["NOT_FOUND"]);
+  });
+});
+
+describe("cost", () => {
+  it("weighs values and unwraps like large text: many aliases are refused before anything runs", async () => {
+    const u = await secret(alice, "aliased-value");
+    const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(" ")} }`;
+    const reads = await as(alice, `query${aliases(60, `secretValue(uuid: "${u}") { value }`)}`);
+    expect(codes(reads)).toEqual(["QUERY_TOO_COMPLEX"]);
+    const audited = () => z.db.prisma.auditLog.count({ where: { eventType: { in: ["secret_read", "secret_unwrap_failed"] } } });
+    const before = await audited();
+    const unwraps = await gql(z.url, `mutation${aliases(60, `unwrapSecret(token: "fgw1.zzzzz.${"c".repeat(50)}") { uuid }`)}`);
+    expect(codes(unwraps)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(await audited()).toBe(before);
+    expect(Object.keys(await ok(as(alice, `query${aliases(10, `secretValue(uuid: "${u}") { value }`)}`)))).toHaveLength(10);
+  });
+});
+
 describe("input", () => {
   it("refuses a blank name and a value over 64 KiB (BAD_USER_INPUT), writing nothing", async () => {
     const before = await z.db.prisma.secret.count();
