@@ -8,6 +8,7 @@ import type { ClusterConfig } from "./config/config";
 import { prepareDatabase } from "./cluster";
 import { Authenticator } from "./auth/authenticator";
 import { LocalTokens } from "./auth/localTokens";
+import { containerDeps } from "./containers/deps";
 import { SecretBox } from "./auth/secretBox";
 import { ClusterRegistry } from "./federation/registry";
 import { RevocationPush } from "./federation/revocations";
@@ -39,10 +40,11 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   // Revocations made here queue and send their hints like the server's (its worker retries them),
   // and the running replicas forget the tokens revoked.
   const hints = new RevocationPush(db.prisma, registry, transport, { retrySeconds: config.federation.hintRetrySeconds, maxBackoffSeconds: config.federation.hintMaxBackoffSeconds });
-  const tokens = new LocalTokens(db.prisma, config.clusterId, SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken), 0, hints, clusterBusOf(config) ?? NO_REPLICAS);
+  const box = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
+  const tokens = new LocalTokens(db.prisma, config.clusterId, box, 0, hints, clusterBusOf(config) ?? NO_REPLICAS);
   const auth = new Authenticator({ clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1 });
   const principal = await auth.authenticate(config.systemRootToken);
-  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config) });
+  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config), containers: containerDeps(config, tokens, box, auth) });
   const caller = { principal, token: config.systemRootToken };
   const schema = buildSchema({ forgetRemoteTokens: async () => {} });
   const run: GraphQLRun = async (query, variables) =>

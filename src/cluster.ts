@@ -10,7 +10,8 @@ import { migrate } from "./db/migrate";
 import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { budgetedPrisma } from "./db/queryBudget";
 import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
-import { LocalTokens } from "./auth/localTokens";
+import { LocalTokens, storeRootTokenRecord } from "./auth/localTokens";
+import { containerDeps } from "./containers/deps";
 import { SecretBox } from "./auth/secretBox";
 import { CLUSTER_ID_RE } from "./ids";
 import { ClusterRegistry } from "./federation/registry";
@@ -52,6 +53,7 @@ export async function prepareDatabase(config: ClusterConfig): Promise<Database> 
     const root = systemUser(config.clusterId);
     // ON CONFLICT DO NOTHING: replicas starting at once would race a read-then-insert upsert.
     await db.prisma.user.createMany({ data: [root], skipDuplicates: true });
+    await storeRootTokenRecord(db.prisma, config.clusterId);
     return db;
   } catch (e) {
     await db.close();
@@ -103,7 +105,10 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
   });
-  const local = localCluster({ prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config) });
+  const local = localCluster({
+    prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),
+    containers: containerDeps(config, localTokens, secretBox, authenticator),
+  });
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
   const schema = traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId);
 

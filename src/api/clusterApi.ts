@@ -12,6 +12,10 @@ import type {
   PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
 import type {
+  ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerRequestState, ContainerState, CreateContainerRequestInput,
+  UpdateContainerInput, UpdateContainerRequestInput,
+} from "./types";
+import type {
   CreateSecretInput, SecretRecord, SecretValueRecord, UpdateSecretInput, WrappedSecretRecord, WrappingInfoRecord,
 } from "./types";
 
@@ -64,6 +68,22 @@ export interface ClusterApi {
   /** The wrapped value, the first time only (no bearer token needed: `c` is null then). */
   secretUnwrap(c: Caller | null, token: string): Promise<SecretValueRecord>;
   wrappingLookup(c: Caller | null, token: string): Promise<WrappingInfoRecord>;
+
+  containerRequestsGet(c: Caller, uuids: string[]): Promise<ContainerRequestRecord[]>;
+  containerRequestList(c: Caller, o: ListOptions & { state?: ContainerRequestState }): Promise<Page<ContainerRequestRecord>>;
+  /** `cluster`: where the container runs (default: here); the router delegates the request there. */
+  containerRequestCreate(c: Caller, input: CreateContainerRequestInput, cluster?: string): Promise<ContainerRequestRecord>;
+  containerRequestUpdate(c: Caller, uuid: string, input: UpdateContainerRequestInput): Promise<ContainerRequestRecord>;
+  containersGet(c: Caller, uuids: string[]): Promise<ContainerRecord[]>;
+  containerList(c: Caller, o: PageOptions & { state?: ContainerState; clusters?: string[] }): Promise<Page<ContainerRecord>>;
+  /** The container the caller's token is bound to (a container's own token); NOT_FOUND for other tokens. */
+  currentContainer(c: Caller): Promise<ContainerRecord>;
+  /** Dispatchers (admins' tokens): Queued → Locked, minting the container's token. */
+  containerLock(c: Caller, uuid: string): Promise<ContainerRecord>;
+  containerUnlock(c: Caller, uuid: string): Promise<ContainerRecord>;
+  containerUpdate(c: Caller, uuid: string, input: UpdateContainerInput): Promise<ContainerRecord>;
+  /** The container's token, for the token holding its lock. */
+  containerAuth(c: Caller, uuid: string): Promise<ContainerAuthRecord>;
 }
 
 /** What only the local database can answer, used by the router to decide for remote callers. */

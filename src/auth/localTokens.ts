@@ -13,14 +13,14 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { PrismaClient, Prisma } from "@prisma/client";
 import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
 import { badInput, forbidden, notFound, unauthenticated } from "../errors";
-import { newUuid } from "../ids";
+import { INFIX, newUuid } from "../ids";
 import { audit } from "../localdb/audit";
 import { toPage } from "../localdb/sql";
-import { broaderThan, clusterScopesFromJson, clusterScopesToJson, type TokenAuthority } from "./authority";
+import { broaderThan, clusterScopesFromJson, clusterScopesToJson, type ClusterScopes, type TokenAuthority } from "./authority";
 import type { Caller } from "./principal";
 import { isAdmin } from "./principal";
 import { saltSecret } from "./salt";
-import { scopesFromJson, scopesToJson } from "./scopes";
+import { scopesFromJson, scopesToJson, type ScopeSet } from "./scopes";
 import type { SecretBox } from "./secretBox";
 import { NO_REPLICAS, type ClusterBus, type TokenCaches } from "../db/clusterBus";
 import { TokenCache, presentedKey } from "./tokenCache";
@@ -40,6 +40,36 @@ export type Verification = { ok: true; value: VerifiedToken; fresh: boolean } | 
 const USER_SELECT = { uuid: true, email: true, fullName: true, isActive: true, isAdmin: true } as const;
 
 type Tx = Prisma.TransactionClient;
+
+/** What a new token is: its owner, authority, parent and container binding. */
+export interface NewToken {
+  userUuid: string;
+  scopes: ScopeSet;
+  clusterScopes: ClusterScopes | null;
+  expiresAt: Date | null;
+  parentUuid: string | null;
+  containerUuid: string | null;
+}
+
+/**
+ * The record the system root token acts through (as Arvados): it holds no secret (the root
+ * token is checked against the configuration), so a new systemRootToken replaces the old one
+ * at once; dispatchers using the root token are told apart by this uuid.
+ */
+export function rootTokenUuid(clusterId: string): string {
+  return `${clusterId}-${INFIX.token}-000000000000000`;
+}
+
+/** The root token's record as stored by `storeRootTokenRecord` (unscoped, never expiring). */
+export function rootTokenRecord(clusterId: string): TokenRecord {
+  return { uuid: rootTokenUuid(clusterId), userUuid: `${clusterId}-${INFIX.user}-000000000000000`, scopes: null, clusterScopes: null, expiresAt: null, revokedAt: null, createdAt: new Date(0) };
+}
+
+/** Stores the root token's record (no secret: nothing presented as v2/<its uuid>/… ever verifies). */
+export async function storeRootTokenRecord(prisma: Pick<PrismaClient, "apiToken">, clusterId: string): Promise<void> {
+  const r = rootTokenRecord(clusterId);
+  await prisma.apiToken.createMany({ data: [{ uuid: r.uuid, userUuid: r.userUuid, secretSealed: "", createdAt: r.createdAt }], skipDuplicates: true });
+}
 
 /** Tells other clusters to drop what they cached about revoked tokens (src/federation/revocations.ts). */
 export interface RevocationHints {
@@ -92,6 +122,7 @@ export class LocalTokens implements TokenCaches {
       expiresAt: row.expiresAt,
       revokedAt: row.revokedAt,
       createdAt: row.createdAt,
+      containerUuid: row.containerUuid,
     };
   }
 
@@ -128,11 +159,19 @@ export class LocalTokens implements TokenCaches {
     if (!raw && !salted) return { ok: false, reason: "invalid token" };
     if (row.revokedAt) return { ok: false, reason: "token has been revoked" };
     if (row.expiresAt && row.expiresAt <= new Date()) return { ok: false, reason: "token has expired" };
-    if (parsed.containerUuid || row.containerUuid)
-      return { ok: false, reason: "container tokens are accepted only while their container is running" };
+    if (parsed.containerUuid && parsed.containerUuid !== row.containerUuid) return { ok: false, reason: "token is not bound to that container" };
+    // A state change out of Locked/Running revokes the container's tokens in its transaction
+    // (and drops them from the caches once committed): this read only refuses earlier.
+    if (row.containerUuid && !(await this.containerActive(row.containerUuid)))
+      return { ok: false, reason: "container tokens are accepted only while their container is Locked or Running" };
     const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
     if (!user) return { ok: false, reason: "token's user no longer exists" };
     return { ok: true, value: { token: this.toRecord(row), user, salted }, fresh: true };
+  }
+
+  private async containerActive(uuid: string): Promise<boolean> {
+    const container = await this.prisma.container.findUnique({ where: { uuid }, select: { state: true } });
+    return container?.state === "Locked" || container?.state === "Running";
   }
 
   async create(c: Caller, input: CreateTokenInput): Promise<CreatedToken> {
@@ -156,30 +195,71 @@ export class LocalTokens implements TokenCaches {
     const uuid = newUuid(this.clusterId, "token");
     const secret = newSecret();
     await this.prisma.$transaction(async (tx) => {
-      if (p.token) await lockLiveParent(tx, p.token.uuid);
       if (!(await tx.user.findUnique({ where: { uuid: userUuid }, select: { uuid: true } }))) throw notFound("user", userUuid);
-      await tx.apiToken.create({
-        data: {
-          uuid,
-          userUuid,
-          secretSealed: this.box.seal(secret, uuid),
-          scopes: scopesToJson(input.scopes) ?? undefined,
-          clusterScopes: clusterScopesToJson(input.clusterScopes) ?? undefined,
-          expiresAt: input.expiresAt,
-          parentUuid: p.token?.uuid ?? null,
-        },
-      });
-      await audit(tx, this.clusterId, { type: "create", objectUuid: uuid, actorUuid: p.user.uuid, properties: { userUuid } });
+      await this.insert(tx, { ...input, uuid, secret, userUuid, parentUuid: p.token?.uuid ?? null, containerUuid: null }, p.user.uuid);
     });
     return { uuid, token: formatToken({ uuid, secret }), expiresAt: input.expiresAt };
+  }
+
+  /** Stores a new token (its parent, if any, locked live until commit) and audits it. */
+  private async insert(tx: Tx, t: NewToken & { uuid: string; secret: string }, actorUuid: string): Promise<void> {
+    if (t.parentUuid) await lockLiveParent(tx, t.parentUuid);
+    await tx.apiToken.create({
+      data: {
+        uuid: t.uuid,
+        userUuid: t.userUuid,
+        secretSealed: this.box.seal(t.secret, t.uuid),
+        scopes: scopesToJson(t.scopes) ?? undefined,
+        clusterScopes: clusterScopesToJson(t.clusterScopes) ?? undefined,
+        expiresAt: t.expiresAt,
+        parentUuid: t.parentUuid,
+        containerUuid: t.containerUuid,
+      },
+    });
+    await audit(tx, this.clusterId, { type: "create", objectUuid: t.uuid, actorUuid, properties: { userUuid: t.userUuid, ...(t.containerUuid ? { containerUuid: t.containerUuid } : {}) } });
+  }
+
+  /**
+   * In the caller's transaction: a new token bound to container `t.containerUuid` (its wire
+   * form carries the container uuid as 4th field). The caller has checked it is no broader
+   * than its parent; a revoked or expired parent is refused (UNAUTHENTICATED) as in `create`.
+   */
+  async mintBound(tx: Tx, t: NewToken & { containerUuid: string }, actorUuid: string): Promise<CreatedToken> {
+    const uuid = newUuid(this.clusterId, "token");
+    const secret = newSecret();
+    await this.insert(tx, { ...t, uuid, secret }, actorUuid);
+    return { uuid, token: formatToken({ uuid, secret, containerUuid: t.containerUuid }), expiresAt: t.expiresAt };
+  }
+
+  /**
+   * In the transaction that moves container `containerUuid` out of Locked/Running: revokes
+   * its tokens and everything minted from them (hints and replicas told on commit). Call
+   * `forgetRevoked` with the answer once it has committed.
+   */
+  async revokeBound(tx: Tx, containerUuid: string): Promise<string[]> {
+    const bound = await tx.$queryRaw<{ uuid: string }[]>`
+      SELECT uuid FROM api_tokens WHERE container_uuid = ${containerUuid} AND revoked_at IS NULL ORDER BY uuid FOR UPDATE`;
+    if (bound.length === 0) return [];
+    const uuids = await revokeTree(tx, bound.map((b) => b.uuid), new Date());
+    await this.hints.enqueue(tx, uuids);
+    await this.replicas.forgetEverywhere(tx, uuids);
+    return uuids;
+  }
+
+  /** After a revoking transaction committed: drops cached validations here and delivers hints. */
+  async forgetRevoked(uuids: string[]): Promise<void> {
+    if (uuids.length === 0) return;
+    for (const u of uuids) this.cache.forget(u);
+    await this.hints.deliver();
   }
 
   /** Revokes a token and every token minted from it. Owners and admins only; others get NOT_FOUND. */
   async revoke(c: Caller, uuid: string): Promise<TokenRecord> {
     const row = await this.prisma.apiToken.findUnique({ where: { uuid } });
     if (!row || (row.userUuid !== c.principal.user.uuid && !isAdmin(c.principal))) throw notFound("token", uuid);
+    if (uuid === rootTokenUuid(this.clusterId)) throw forbidden("the system root token's record cannot be revoked: change systemRootToken instead");
     const revoked = await this.prisma.$transaction(async (tx) => {
-      const uuids = await revokeTree(tx, uuid, new Date());
+      const uuids = await revokeTree(tx, [uuid], new Date());
       await this.hints.enqueue(tx, uuids);
       await this.replicas.forgetEverywhere(tx, uuids);
       await audit(tx, this.clusterId, { type: "revoke", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { cascade: uuids.length - 1 } });
@@ -228,15 +308,15 @@ async function lockLiveParent(tx: Tx, uuid: string): Promise<void> {
 }
 
 /**
- * Revokes token `root` and everything minted from it; returns their uuids. The root's row is
+ * Revokes tokens `roots` and everything minted from them; returns their uuids. The roots' rows are
  * locked first, then each level of children: a create holding a parent FOR SHARE has
  * committed by the time that parent is locked, and each statement (READ COMMITTED) sees the
  * rows committed before it began, so no child is missed, however many are being minted.
  */
-async function revokeTree(tx: Tx, root: string, at: Date): Promise<string[]> {
-  await tx.$executeRaw`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE uuid = ${root}`;
-  const all = [root];
-  let level = [root];
+async function revokeTree(tx: Tx, roots: string[], at: Date): Promise<string[]> {
+  await tx.$executeRaw`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE uuid = ANY(${roots}::text[])`;
+  const all = [...roots];
+  let level = roots;
   while (level.length) {
     const rows = await tx.$queryRaw<{ uuid: string }[]>`
       UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${at}) WHERE parent_uuid = ANY(${level}::text[]) RETURNING uuid`;

@@ -7,7 +7,8 @@ import type {
   CollectionRecord, ContentRecord, CreateTokenInput, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import type { SecretRecord, SecretValueRecord, WrappingInfoRecord } from "../api/types";
-import { clusterScopesFromJson } from "../auth/authority";
+import type { ContainerRecord, ContainerRequestRecord, UpdateContainerRequestInput } from "../api/types";
+import { clusterScopesFromJson, type ClusterScopes } from "../auth/authority";
 import { scopesFromJson, type ScopeSet } from "../auth/scopes";
 import { decodeCursor, encodeCursor } from "../graphql/args";
 import { badInput, unavailable } from "../errors";
@@ -64,14 +65,32 @@ function toPage<T>(w: WirePage, map: (x: Wire) => T): Page<T> {
 
 const scopesToWire = (s: ScopeSet) => s?.map(({ method, path }) => ({ method, path })) ?? null;
 
-/** A token request as CreateTokenInput. Entries of clusterScopes come from that same input type, so none is "all". */
-function tokenInputToWire(i: CreateTokenInput): Wire {
-  const clusterScopes = i.clusterScopes && Object.entries(i.clusterScopes).map(([cluster, s]) => {
+/** Cluster scopes as [ClusterScopeInput]. Entries come from that same input type, so none is "all". */
+function clusterScopesToWire(cs: ClusterScopes | null | undefined): Wire[] | null | undefined {
+  return cs && Object.entries(cs).map(([cluster, s]) => {
     if (s === null) throw badInput(`clusterScopes for ${cluster}: ["all"] cannot be sent to another cluster as a list of scopes`);
     return { cluster, scopes: scopesToWire(s) };
   });
-  return { scopes: scopesToWire(i.scopes), clusterScopes, expiresAt: i.expiresAt?.toISOString() ?? null, userUuid: i.userUuid ?? null };
 }
+
+function tokenInputToWire(i: CreateTokenInput): Wire {
+  return { scopes: scopesToWire(i.scopes), clusterScopes: clusterScopesToWire(i.clusterScopes), expiresAt: i.expiresAt?.toISOString() ?? null, userUuid: i.userUuid ?? null };
+}
+
+const SPEC = "command cwd environment containerImage mounts outputPath runtimeConstraints schedulingParameters";
+const CONTAINER_REQUEST = `uuid ownerUuid name description properties state priority ${SPEC} useExisting containerCount containerCountMax
+  containerUuid requestingContainerUuid outputUuid logUuid hasRuntimeToken runtimeClusterScopes createdAt modifiedAt`;
+const CONTAINER = `uuid state priority ${SPEC} exitCode output progress runtimeStatus lockedByUuid authUuid lockCount
+  runtimeUserUuid runtimeAuthScopes { method path } startedAt finishedAt createdAt modifiedAt`;
+
+const toContainerRequest = (w: Wire) =>
+  ({ ...w, runtimeClusterScopes: clusterScopesFromJson(w.runtimeClusterScopes), createdAt: date(w.createdAt), modifiedAt: date(w.modifiedAt) }) as ContainerRequestRecord;
+const toContainer = (w: Wire) =>
+  ({
+    ...w, runtimeAuthScopes: scopesFromJson(w.runtimeAuthScopes),
+    startedAt: date(w.startedAt), finishedAt: date(w.finishedAt), createdAt: date(w.createdAt), modifiedAt: date(w.modifiedAt),
+  }) as ContainerRecord;
+const containerRequestInputToWire = (i: UpdateContainerRequestInput): Wire => ({ ...i, runtimeClusterScopes: clusterScopesToWire(i.runtimeClusterScopes) });
 
 const pageVars = (o: PageOptions) => ({ first: o.first, after: encodeCursor(o.after ?? null) });
 
@@ -159,6 +178,30 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
     },
     secretUnwrap: async (_c, wrapping) =>
       (await call<{ r: SecretValueRecord }>("UnwrapSecret", `mutation UnwrapSecret($t:String!){ r: unwrapSecret(token:$t){ ${SECRET_VALUE} } }`, { t: wrapping })).r,
+    containerRequestsGet: async (_c, uuids) =>
+      (await call<{ r: Wire[] }>("ContainerRequestsByUuid", `query ContainerRequestsByUuid($u:[ID!]!){ r: containerRequestsByUuid(uuids:$u){ ${CONTAINER_REQUEST} } }`, { u: uuids })).r.map(toContainerRequest),
+    containerRequestList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("ContainerRequests", `query ContainerRequests($s:String,$st:String,$first:Int,$after:String){ r: containerRequests(search:$s,state:$st,first:$first,after:$after){ nodes { ${CONTAINER_REQUEST} } ${PAGE} } }`, { s: o.search, st: o.state, ...pageVars(o) })).r, toContainerRequest),
+    containerRequestCreate: async (_c, input) =>
+      toContainerRequest((await call<{ r: Wire }>("CreateContainerRequest", `mutation CreateContainerRequest($i:CreateContainerRequestInput!){ r: createContainerRequest(input:$i){ ${CONTAINER_REQUEST} } }`, { i: containerRequestInputToWire(input) })).r),
+    containerRequestUpdate: async (_c, uuid, input) =>
+      toContainerRequest((await call<{ r: Wire }>("UpdateContainerRequest", `mutation UpdateContainerRequest($u:ID!,$i:UpdateContainerRequestInput!){ r: updateContainerRequest(uuid:$u,input:$i){ ${CONTAINER_REQUEST} } }`, { u: uuid, i: containerRequestInputToWire(input) })).r),
+    containersGet: async (_c, uuids) =>
+      (await call<{ r: Wire[] }>("ContainersByUuid", `query ContainersByUuid($u:[ID!]!){ r: containersByUuid(uuids:$u){ ${CONTAINER} } }`, { u: uuids })).r.map(toContainer),
+    containerList: async (_c, o) =>
+      toPage((await call<{ r: WirePage }>("Containers", `query Containers($st:String,$first:Int,$after:String){ r: containers(state:$st,first:$first,after:$after){ nodes { ${CONTAINER} } ${PAGE} } }`, { st: o.state, ...pageVars(o) })).r, toContainer),
+    currentContainer: async () => toContainer((await call<{ r: Wire }>("CurrentContainer", `query CurrentContainer { r: currentContainer { ${CONTAINER} } }`)).r),
+    containerLock: async (_c, uuid) =>
+      toContainer((await call<{ r: Wire }>("LockContainer", `mutation LockContainer($u:ID!){ r: lockContainer(uuid:$u){ ${CONTAINER} } }`, { u: uuid })).r),
+    containerUnlock: async (_c, uuid) =>
+      toContainer((await call<{ r: Wire }>("UnlockContainer", `mutation UnlockContainer($u:ID!){ r: unlockContainer(uuid:$u){ ${CONTAINER} } }`, { u: uuid })).r),
+    containerUpdate: async (_c, uuid, input) =>
+      toContainer((await call<{ r: Wire }>("UpdateContainer", `mutation UpdateContainer($u:ID!,$i:UpdateContainerInput!){ r: updateContainer(uuid:$u,input:$i){ ${CONTAINER} } }`, { u: uuid, i: input })).r),
+    containerAuth: async (_c, uuid) => {
+      const r = (await call<{ r: Wire }>("ContainerAuth", `query ContainerAuth($u:ID!){ r: containerAuth(uuid:$u){ uuid token expiresAt scopes { method path } clusterScopes } }`, { u: uuid })).r;
+      return { uuid: String(r.uuid), token: String(r.token), expiresAt: date(r.expiresAt), scopes: scopesFromJson(r.scopes), clusterScopes: clusterScopesFromJson(r.clusterScopes) };
+    },
+
     wrappingLookup: async (_c, wrapping) =>
       toWrappingInfo((await call<{ r: Wire }>("WrappingInfo", `query WrappingInfo($t:String!){ r: wrappingInfo(token:$t){ ${WRAPPING_INFO} } }`, { t: wrapping })).r),
   };

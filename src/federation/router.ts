@@ -9,6 +9,7 @@ import DataLoader from "dataloader";
 import type { Counter } from "prom-client";
 import type { ClusterApi, LocalClusterApi } from "../api/clusterApi";
 import type { ClusterFailure, CollectionRecord, GroupRecord, Page, SecretRecord, SecretValueRecord, UserRecord } from "../api/types";
+import type { ContainerRecord, ContainerRequestRecord } from "../api/types";
 import { isAdmin, type Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
 import { isSaltedSecret, parseToken } from "../auth/tokenString";
@@ -42,7 +43,7 @@ export interface RouterDeps {
 /** How a list shows a user that a third cluster's record vouched for (see `trusted`). */
 type ListUser<T> = (home: UserRecord) => T;
 
-type Getter = "usersGet" | "groupsGet" | "collectionsGet" | "secretsGet";
+type Getter = "usersGet" | "groupsGet" | "collectionsGet" | "secretsGet" | "containerRequestsGet" | "containersGet";
 
 export class FederationRouter implements ClusterApi {
   private readonly remotes = new Map<string, ClusterApi>();
@@ -286,23 +287,44 @@ export class FederationRouter implements ClusterApi {
   tokenRevoke: ClusterApi["tokenRevoke"] = (c, uuid) => this.backend(clusterOf(uuid)).tokenRevoke(c, uuid);
   tokenList: ClusterApi["tokenList"] = (c, o) => this.deps.local.tokenList(c, o);
 
+  containerRequestsGet = (_c: Caller, uuids: string[]) => this.getMany<ContainerRequestRecord>("containerRequestsGet", uuids);
+  containersGet = (_c: Caller, uuids: string[]) => this.getMany<ContainerRecord>("containersGet", uuids);
+  containerRequestList: ClusterApi["containerRequestList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.containerRequestList(c, o));
+  containerList: ClusterApi["containerList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.containerList(c, o));
+  /**
+   * A request runs where it is created: on another cluster it is delegated there, its runtime
+   * token salted for that cluster (its real secret never leaves its home).
+   */
+  containerRequestCreate: ClusterApi["containerRequestCreate"] = (c, input, cluster = this.selfId) => {
+    if (cluster === this.selfId) return this.deps.local.containerRequestCreate(c, input);
+    return this.backend(cluster).containerRequestCreate(c, { ...input, runtimeToken: input.runtimeToken && saltToken(input.runtimeToken, cluster) });
+  };
+  containerRequestUpdate: ClusterApi["containerRequestUpdate"] = (c, uuid, input) =>
+    this.backend(clusterOf(uuid)).containerRequestUpdate(c, uuid, { ...input, runtimeToken: input.runtimeToken && saltToken(input.runtimeToken, clusterOf(uuid)) });
+  /** A container's token names its container, which is on this cluster (where it runs). */
+  currentContainer: ClusterApi["currentContainer"] = (c) => this.deps.local.currentContainer(c);
+  containerLock: ClusterApi["containerLock"] = (c, uuid) => this.backend(clusterOf(uuid)).containerLock(c, uuid);
+  containerUnlock: ClusterApi["containerUnlock"] = (c, uuid) => this.backend(clusterOf(uuid)).containerUnlock(c, uuid);
+  containerUpdate: ClusterApi["containerUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).containerUpdate(c, uuid, input);
+  containerAuth: ClusterApi["containerAuth"] = (c, uuid) => this.backend(clusterOf(uuid)).containerAuth(c, uuid);
+
   secretsGet = (_c: Caller, uuids: string[]) => this.getMany<SecretRecord>("secretsGet", uuids);
   secretList: ClusterApi["secretList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.secretList(c, o));
   secretCreate: ClusterApi["secretCreate"] = (c, input) => this.backend(input.ownerUuid ? clusterOf(input.ownerUuid) : this.selfId).secretCreate(c, input);
   secretUpdate: ClusterApi["secretUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).secretUpdate(c, uuid, input);
   secretDelete: ClusterApi["secretDelete"] = (c, uuid) => this.backend(clusterOf(uuid)).secretDelete(c, uuid);
   secretValue: ClusterApi["secretValue"] = async (c, uuid, version) =>
-    this.valueOf(clusterOf(uuid), await this.backend(clusterOf(uuid)).secretValue(c, uuid, version), (v) => v.uuid === uuid && (version === null || v.version === version));
+    this.answeredValue(clusterOf(uuid), await this.backend(clusterOf(uuid)).secretValue(c, uuid, version), (v) => v.uuid === uuid && (version === null || v.version === version));
   secretWrap: ClusterApi["secretWrap"] = (c, uuid, version, ttl) => this.backend(clusterOf(uuid)).secretWrap(c, uuid, version, ttl);
   /** A wrapping token names the cluster that holds it. */
   secretUnwrap: ClusterApi["secretUnwrap"] = async (c, token) => {
     const home = wrappingTokenCluster(token) ?? this.selfId;
-    return this.valueOf(home, await this.backend(home).secretUnwrap(c, token), (v) => clusterOf(v.uuid) === home);
+    return this.answeredValue(home, await this.backend(home).secretUnwrap(c, token), (v) => clusterOf(v.uuid) === home);
   };
   wrappingLookup: ClusterApi["wrappingLookup"] = (c, token) => this.backend(wrappingTokenCluster(token) ?? this.selfId).wrappingLookup(c, token);
 
   /** A value another cluster answered must be the one asked for, of its own secret; otherwise NOT_FOUND. */
-  private valueOf(cluster: string, v: SecretValueRecord, asked: (v: SecretValueRecord) => boolean): SecretValueRecord {
+  private answeredValue(cluster: string, v: SecretValueRecord, asked: (v: SecretValueRecord) => boolean): SecretValueRecord {
     if (cluster === this.selfId || (clusterOf(v.uuid) === cluster && Number.isInteger(v.version) && typeof v.value === "string" && asked(v))) return v;
     this.countDropped(cluster, 1);
     throw notFound("secret", v.uuid);

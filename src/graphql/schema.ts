@@ -6,6 +6,7 @@ import { makeExecutableSchema } from "@graphql-tools/schema";
 import { enforceRestScopes } from "./restDirective";
 import { DateTime, JSONScalar } from "./scalars";
 import { collectionResolvers } from "./resolvers/collections";
+import { containerResolvers } from "./resolvers/containers";
 import { federationResolvers, type FederationHooks } from "./resolvers/federation";
 import { groupResolvers } from "./resolvers/groups";
 import { permissionResolvers } from "./resolvers/permissions";
@@ -31,6 +32,7 @@ export function buildSchema(hooks: FederationHooks, typeDefs = loadTypeDefs()): 
       userResolvers,
       groupResolvers,
       collectionResolvers,
+      containerResolvers,
       permissionResolvers,
       tokenResolvers,
       secretResolvers,

@@ -1,6 +1,7 @@
 /** What the local backend's resource modules share. */
 import type { PrismaClient } from "@prisma/client";
 import type { LocalTokens } from "../auth/localTokens";
+import type { ContainerDeps } from "../containers/deps";
 import type { SecretStoreOptions } from "./secrets";
 
 export interface LocalContext {
@@ -8,4 +9,5 @@ export interface LocalContext {
   clusterId: string;
   tokens: LocalTokens;
   secrets: SecretStoreOptions;
+  containers: ContainerDeps;
 }

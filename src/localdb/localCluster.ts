@@ -2,6 +2,8 @@
 import type { LocalClusterApi } from "../api/clusterApi";
 import type { LocalContext } from "./context";
 import * as collections from "./collections";
+import * as containerRequests from "./containerRequests";
+import * as containers from "./containers";
 import * as groups from "./groups";
 import * as permissions from "./permissions";
 import * as secrets from "./secrets";
@@ -50,5 +52,17 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     secretWrap: (c, uuid, version, ttl) => secrets.secretWrap(ctx, c, uuid, version, ttl),
     secretUnwrap: (c, token) => secrets.secretUnwrap(ctx, c, token),
     wrappingLookup: (_c, token) => secrets.wrappingLookup(ctx, token),
+
+    containerRequestsGet: (c, uuids) => containerRequests.containerRequestsGet(ctx, c, uuids),
+    containerRequestList: (c, o) => containerRequests.containerRequestList(ctx, c, o),
+    containerRequestCreate: (c, input) => containerRequests.containerRequestCreate(ctx, c, input),
+    containerRequestUpdate: (c, uuid, input) => containerRequests.containerRequestUpdate(ctx, c, uuid, input),
+    containersGet: (c, uuids) => containers.containersGet(ctx, c, uuids),
+    containerList: (c, o) => containers.containerList(ctx, c, o),
+    currentContainer: (c) => containers.currentContainer(ctx, c),
+    containerLock: (c, uuid) => containers.containerLock(ctx, c, uuid),
+    containerUnlock: (c, uuid) => containers.containerUnlock(ctx, c, uuid),
+    containerUpdate: (c, uuid, input) => containers.containerUpdate(ctx, c, uuid, input),
+    containerAuth: (c, uuid) => containers.containerAuth(ctx, c, uuid),
   };
 }

@@ -23,6 +23,20 @@ export function collectionReadable(p: Principal, alias = "c"): Prisma.Sql {
 /** A secret follows the collection rule: the highest of the user's level on it and on its owner. */
 export const secretReadable = collectionReadable;
 
+/** Container requests are owned like collections (by a user or project): the same rule. */
+export function containerRequestReadable(p: Principal, alias = "r"): Prisma.Sql {
+  return collectionReadable(p, alias);
+}
+
+/** A container: to admins, to its own token, and to whoever can read a request it runs for. */
+export function containerReadable(p: Principal, alias = "ct"): Prisma.Sql {
+  if (isAdmin(p)) return TRUE;
+  const ct = Prisma.raw(alias);
+  const own = p.token?.containerUuid ?? null;
+  return Prisma.sql`(${ct}.uuid = ${own} OR EXISTS (
+    SELECT 1 FROM container_requests r WHERE r.container_uuid = ${ct}.uuid AND ${containerRequestReadable(p, "r")}))`;
+}
+
 export function groupReadable(p: Principal, alias = "g"): Prisma.Sql {
   if (isAdmin(p)) return TRUE;
   const g = Prisma.raw(alias);

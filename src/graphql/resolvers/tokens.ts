@@ -1,6 +1,7 @@
 import type { TokenRecord } from "../../api/types";
 import type { ClusterScopes } from "../../auth/authority";
 import { clusterScopesToJson } from "../../auth/authority";
+import { rootTokenRecord } from "../../auth/localTokens";
 import { normaliseScope, ScopeFormatError, type ScopeSet } from "../../auth/scopes";
 import { badInput } from "../../errors";
 import { CLUSTER_ID_RE } from "../../ids";
@@ -21,7 +22,7 @@ type CreateTokenArgs = {
 /** Scope checks are linear in a token's scopes, on every field: keep them few. */
 const MAX_SCOPES = 100;
 
-function scopesArg(list: ScopeInput[] | null | undefined, name: string): ScopeSet {
+export function scopesArg(list: ScopeInput[] | null | undefined, name: string): ScopeSet {
   if (list == null) return null;
   if (list.length > MAX_SCOPES) throw badInput(`${name}: at most ${MAX_SCOPES} scopes`);
   try {
@@ -32,14 +33,14 @@ function scopesArg(list: ScopeInput[] | null | undefined, name: string): ScopeSe
   }
 }
 
-function clusterScopesArg(list: CreateTokenArgs["input"]["clusterScopes"]): ClusterScopes | null {
+export function clusterScopesArg(list: CreateTokenArgs["input"]["clusterScopes"], name = "input.clusterScopes"): ClusterScopes | null {
   if (list == null) return null;
-  if (list.length > MAX_CLUSTERS) throw badInput(`input.clusterScopes: at most ${MAX_CLUSTERS} clusters`);
+  if (list.length > MAX_CLUSTERS) throw badInput(`${name}: at most ${MAX_CLUSTERS} clusters`);
   const out: ClusterScopes = {};
   for (const [i, entry] of list.entries()) {
-    if (!CLUSTER_ID_RE.test(entry.cluster)) throw badInput(`input.clusterScopes[${i}].cluster: "${entry.cluster.slice(0, 32)}" is not a cluster id`);
-    if (entry.cluster in out) throw badInput(`input.clusterScopes: cluster ${entry.cluster} is listed twice`);
-    out[entry.cluster] = scopesArg(entry.scopes, `input.clusterScopes[${i}].scopes`);
+    if (!CLUSTER_ID_RE.test(entry.cluster)) throw badInput(`${name}[${i}].cluster: "${entry.cluster.slice(0, 32)}" is not a cluster id`);
+    if (entry.cluster in out) throw badInput(`${name}: cluster ${entry.cluster} is listed twice`);
+    out[entry.cluster] = scopesArg(entry.scopes, `${name}[${i}].scopes`);
   }
   return out;
 }
@@ -47,9 +48,8 @@ function clusterScopesArg(list: CreateTokenArgs["input"]["clusterScopes"]): Clus
 export const tokenResolvers = {
   Query: {
     currentToken: (_: unknown, __: unknown, ctx: RequestContext) => {
-      const token = callerOf(ctx).principal.token;
-      if (!token) throw badInput("the system root token has no token record");
-      return token;
+      const { token, isRoot } = callerOf(ctx).principal;
+      return isRoot ? rootTokenRecord(ctx.clusterId) : token;
     },
     tokens: async (_: unknown, a: { userUuid?: string | null; first?: number | null; after?: string | null }, ctx: RequestContext) => {
       const userUuid = a.userUuid == null ? undefined : uuidArg(a.userUuid, "userUuid", "user");

@@ -1,0 +1,144 @@
+/**
+ * How requests and containers move each other (Arvados' container.rb and
+ * container_request.rb): a committed request gets a container (reused or new); a container's
+ * priority is the highest of the committed requests that want it; a final container finalises
+ * its requests, or, when Cancelled, is retried with a new one for each request still wanting it
+ * (priority > 0) below its containerCountMax. Runtime tokens are carried to a retry and
+ * scrubbed from what is final.
+ *
+ * Every function runs in the caller's transaction. Locks are taken container row first, then
+ * its requests' rows (in uuid order), everywhere, so no two transactions wait on each other.
+ */
+import type { Container, ContainerRequest, Prisma } from "@prisma/client";
+import type { ContainerState } from "../api/types";
+import { clusterScopesFromJson } from "../auth/authority";
+import type { Principal } from "../auth/principal";
+import { scopesFromJson } from "../auth/scopes";
+import { newUuid } from "../ids";
+import { revokeContainerTokens } from "./containerTokens";
+import type { ContainerDeps } from "./deps";
+import { specOf } from "./records";
+import { findReusable, reuseHash, type RuntimeIdentity } from "./reuse";
+import { isFinal, requireContainerTransition } from "./states";
+
+type Tx = Prisma.TransactionClient;
+
+/** What a transaction did that must be acted on once it has committed. */
+export interface Effects {
+  /** Container tokens revoked: dropped from the caches after commit. */
+  revokedTokens: string[];
+}
+
+export function runtimeOf(row: ContainerRequest | Container): RuntimeIdentity {
+  return {
+    runtimeUserUuid: row.runtimeUserUuid,
+    runtimeAuthScopes: scopesFromJson(row.runtimeAuthScopes),
+    runtimeClusterScopes: clusterScopesFromJson(row.runtimeClusterScopes),
+  };
+}
+
+/** The container row, locked FOR UPDATE until the transaction ends. */
+export async function lockContainer(tx: Tx, uuid: string): Promise<Container | undefined> {
+  const locked = await tx.$queryRaw<{ uuid: string }[]>`SELECT uuid FROM containers WHERE uuid = ${uuid} FOR UPDATE`;
+  return locked.length ? ((await tx.container.findUnique({ where: { uuid } })) ?? undefined) : undefined;
+}
+
+/** A new Queued container for request `cr`, with its runtime token (resealed for the container). */
+async function newContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, hash: string): Promise<Container> {
+  const uuid = newUuid(deps.clusterId, "container");
+  const runtimeToken = cr.runtimeTokenSealed === null ? undefined : deps.box.open(cr.runtimeTokenSealed, cr.uuid);
+  const spec = specOf(cr);
+  return tx.container.create({
+    data: {
+      uuid,
+      state: "Queued",
+      priority: 0,
+      command: spec.command,
+      cwd: spec.cwd,
+      environment: spec.environment,
+      containerImage: spec.containerImage,
+      mounts: spec.mounts as Prisma.InputJsonValue,
+      outputPath: spec.outputPath,
+      runtimeConstraints: spec.runtimeConstraints as Prisma.InputJsonValue,
+      schedulingParameters: spec.schedulingParameters as Prisma.InputJsonValue,
+      reuseHash: hash,
+      runtimeUserUuid: cr.runtimeUserUuid,
+      runtimeAuthScopes: cr.runtimeAuthScopes ?? undefined,
+      runtimeClusterScopes: cr.runtimeClusterScopes ?? undefined,
+      runtimeTokenUuid: runtimeToken === undefined ? null : cr.runtimeTokenUuid,
+      runtimeTokenSealed: runtimeToken === undefined ? null : deps.box.seal(runtimeToken, uuid),
+    },
+  });
+}
+
+/**
+ * Gives committed request `cr` (locked by the caller) its container: the best reusable one
+ * when it asks for reuse, else a new one. A reused container that is already Complete
+ * finalises the request at once.
+ */
+export async function attachContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, requester: Principal, effects: Effects): Promise<void> {
+  const hash = reuseHash(specOf(cr), runtimeOf(cr));
+  const reused = cr.useExisting ? await findReusable(tx, hash, requester) : undefined;
+  const container = reused ? (await tx.container.findUnique({ where: { uuid: reused } }))! : await newContainer(tx, deps, cr, hash);
+  await tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { containerUuid: container.uuid, containerCount: { increment: 1 } } });
+  if (isFinal(container.state as ContainerState)) await finalizeRequests(tx, [cr.uuid]);
+  else await recomputePriority(tx, deps, container.uuid, false, effects);
+}
+
+/**
+ * Sets the container's priority to the highest of its committed requests' (0 when none).
+ * `cancelIfZero`: a request was cancelled or finalised, so a Queued container nobody wants
+ * any more is cancelled (a request committed with priority 0 merely waits).
+ */
+export async function recomputePriority(tx: Tx, deps: ContainerDeps, uuid: string, cancelIfZero: boolean, effects: Effects): Promise<void> {
+  const [row] = await tx.$queryRaw<{ state: string; priority: number }[]>`
+    UPDATE containers SET
+      priority = COALESCE((SELECT max(r.priority) FROM container_requests r WHERE r.container_uuid = ${uuid} AND r.state = 'Committed'), 0),
+      modified_at = now()
+    WHERE uuid = ${uuid} RETURNING state, priority`;
+  if (cancelIfZero && row?.state === "Queued" && row.priority === 0) {
+    const container = await lockContainer(tx, uuid);
+    await finishContainer(tx, deps, container!, "Cancelled", {}, effects);
+  }
+}
+
+/**
+ * Moves the locked container `c` to Complete or Cancelled: its tokens are revoked, its
+ * secrets scrubbed, and its requests finalised or retried.
+ */
+export async function finishContainer(
+  tx: Tx,
+  deps: ContainerDeps,
+  c: Container,
+  to: "Complete" | "Cancelled",
+  fields: Prisma.ContainerUpdateInput,
+  effects: Effects,
+): Promise<Container> {
+  requireContainerTransition(c.uuid, c.state as ContainerState, to);
+  effects.revokedTokens.push(...(await revokeContainerTokens(tx, deps, c.uuid)));
+  const done = await tx.container.update({
+    where: { uuid: c.uuid },
+    data: { ...fields, state: to, finishedAt: new Date(), lockedByUuid: null, authTokenSealed: null, runtimeTokenSealed: null },
+  });
+  await settleRequests(tx, deps, done, effects);
+  return done;
+}
+
+/** The committed requests of a final container: retried (Cancelled, still wanted, below their max) or finalised. */
+async function settleRequests(tx: Tx, deps: ContainerDeps, c: Container, effects: Effects): Promise<void> {
+  const locked = await tx.$queryRaw<{ uuid: string }[]>`
+    SELECT uuid FROM container_requests WHERE container_uuid = ${c.uuid} AND state = 'Committed' ORDER BY uuid FOR UPDATE`;
+  if (locked.length === 0) return;
+  const requests = await tx.containerRequest.findMany({ where: { uuid: { in: locked.map((r) => r.uuid) } }, orderBy: { uuid: "asc" } });
+  const retry = c.state === "Cancelled" ? requests.filter((r) => r.priority > 0 && r.containerCount < r.containerCountMax) : [];
+  await finalizeRequests(tx, requests.filter((r) => !retry.includes(r)).map((r) => r.uuid));
+  if (retry.length === 0) return;
+  const next = await newContainer(tx, deps, retry[0], c.reuseHash);
+  await tx.containerRequest.updateMany({ where: { uuid: { in: retry.map((r) => r.uuid) } }, data: { containerUuid: next.uuid, containerCount: { increment: 1 } } });
+  await recomputePriority(tx, deps, next.uuid, false, effects);
+}
+
+/** Final: only names, descriptions and properties change from now on; the runtime token is scrubbed. */
+export async function finalizeRequests(tx: Tx, uuids: string[]): Promise<void> {
+  if (uuids.length) await tx.containerRequest.updateMany({ where: { uuid: { in: uuids } }, data: { state: "Final", runtimeTokenSealed: null } });
+}

@@ -1,0 +1,218 @@
+/**
+ * Container requests on the local database: owned like any object (read and written through
+ * the permission closure), committed into a container (src/containers/lifecycle.ts), their
+ * runtime token validated when given and stored only sealed.
+ */
+import { Prisma, type ContainerRequest } from "@prisma/client";
+import stableStringify from "fast-json-stable-stringify";
+import type {
+  ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, CreateContainerRequestInput, ListOptions, Page, UpdateContainerRequestInput,
+} from "../api/types";
+import { clusterScopesToJson } from "../auth/authority";
+import type { Caller, Principal } from "../auth/principal";
+import { saltToken } from "../auth/salt";
+import { scopesToJson, type ScopeSet } from "../auth/scopes";
+import type { ContainerDeps } from "../containers/deps";
+import { attachContainer, finalizeRequests, lockContainer, recomputePriority, type Effects } from "../containers/lifecycle";
+import { specOf, toRequestRecord } from "../containers/records";
+import { requireMutable, requireRequestTransition } from "../containers/states";
+import { requireCommittable } from "../containers/validation";
+import { badInput, codeOf, conflict, ErrorCode, forbidden, notFound } from "../errors";
+import { newUuid } from "../ids";
+import { containerRequestReadable, levelOn } from "../permissions/access";
+import { audit } from "./audit";
+import type { LocalContext } from "./context";
+import { requireMove, requireWritableOwner } from "./owners";
+import { afterClause, containsPattern, pageTail, toPage } from "./sql";
+
+type Tx = Prisma.TransactionClient;
+
+/** Rows by uuid, in uuid order (the permission filter already applied to `uuids`). */
+async function rowsOf(sql: Tx | LocalContext["prisma"], uuids: string[]): Promise<ContainerRequest[]> {
+  return uuids.length ? sql.containerRequest.findMany({ where: { uuid: { in: uuids } }, orderBy: { uuid: "asc" } }) : [];
+}
+
+export async function containerRequestsGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<ContainerRequestRecord[]> {
+  if (uuids.length === 0) return [];
+  const readable = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
+    SELECT r.uuid FROM container_requests r WHERE r.uuid = ANY(${uuids}::text[]) AND ${containerRequestReadable(c.principal)}`;
+  return (await rowsOf(ctx.prisma, readable.map((r) => r.uuid))).map(toRequestRecord);
+}
+
+export async function containerRequestList(
+  ctx: LocalContext,
+  c: Caller,
+  o: ListOptions & { state?: ContainerRequestState },
+): Promise<Page<ContainerRequestRecord>> {
+  const search = o.search ? Prisma.sql`AND lower(r.name) LIKE ${containsPattern(o.search)}` : Prisma.empty;
+  const state = o.state ? Prisma.sql`AND r.state = ${o.state}` : Prisma.empty;
+  const page = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
+    SELECT r.uuid FROM container_requests r
+    WHERE ${containerRequestReadable(c.principal)} ${search} ${state} ${afterClause("r", o)} ${pageTail("r", o)}`;
+  return toPage((await rowsOf(ctx.prisma, page.map((r) => r.uuid))).map(toRequestRecord), o.first);
+}
+
+/** Whom the container runs as, and the runtime token to store (salted for this cluster when homed elsewhere). */
+interface Runtime {
+  runtimeUserUuid: string;
+  runtimeAuthScopes: ScopeSet;
+  runtimeTokenUuid: string | null;
+  runtimeToken: string | null;
+}
+
+/**
+ * A runtime token is checked as a request bearing it would be (here, or at its home cluster);
+ * an invalid, expired or revoked one is BAD_USER_INPUT. Without one, the container runs as
+ * the requester with the requesting token's scopes (as Arvados).
+ */
+async function runtimeOf(deps: ContainerDeps, p: Principal, token: string | null | undefined): Promise<Runtime> {
+  if (token == null) return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: p.token?.scopes ?? null, runtimeTokenUuid: null, runtimeToken: null };
+  let rt: Principal;
+  try {
+    rt = await deps.authenticate(token);
+  } catch (e) {
+    if (codeOf(e) === ErrorCode.UNAUTHENTICATED || codeOf(e) === ErrorCode.FORBIDDEN) throw badInput(`runtimeToken: ${(e as Error).message}`);
+    throw e;
+  }
+  if (!rt.token) throw badInput("runtimeToken: the system root token cannot be a runtime token");
+  // Never keep another cluster's real secret: what its home needs from us is the salted form.
+  return { runtimeUserUuid: rt.user.uuid, runtimeAuthScopes: rt.token.scopes, runtimeTokenUuid: rt.token.uuid, runtimeToken: saltToken(token, deps.clusterId) };
+}
+
+function runtimeColumns(deps: ContainerDeps, uuid: string, r: Runtime) {
+  return {
+    runtimeUserUuid: r.runtimeUserUuid,
+    runtimeAuthScopes: scopesToJson(r.runtimeAuthScopes) ?? Prisma.DbNull,
+    runtimeTokenUuid: r.runtimeTokenUuid,
+    runtimeTokenSealed: r.runtimeToken === null ? null : deps.box.seal(r.runtimeToken, uuid),
+  };
+}
+
+/** The columns a field of the input sets (undefined: not given). Nullable text clears with null; the rest ignore null. */
+function columnsOf(i: ContainerRequestFields): Partial<Record<keyof ContainerRequestFields, unknown>> {
+  const given = <T>(v: T | null | undefined) => (v === null ? undefined : v);
+  return {
+    name: i.name,
+    description: i.description,
+    ownerUuid: given(i.ownerUuid),
+    properties: i.properties === null ? {} : i.properties,
+    priority: given(i.priority),
+    command: given(i.command),
+    cwd: given(i.cwd),
+    environment: given(i.environment),
+    containerImage: given(i.containerImage),
+    mounts: given(i.mounts),
+    outputPath: given(i.outputPath),
+    runtimeConstraints: given(i.runtimeConstraints),
+    schedulingParameters: given(i.schedulingParameters),
+    useExisting: given(i.useExisting),
+    containerCountMax: given(i.containerCountMax),
+    runtimeClusterScopes: i.runtimeClusterScopes === undefined ? undefined : clusterScopesToJson(i.runtimeClusterScopes),
+  };
+}
+
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export async function containerRequestCreate(ctx: LocalContext, c: Caller, input: CreateContainerRequestInput): Promise<ContainerRequestRecord> {
+  const deps = ctx.containers;
+  const p = c.principal;
+  const state = input.state ?? "Uncommitted";
+  if (state === "Final") throw badInput("state: a container request is created Uncommitted or Committed");
+  const runtime = await runtimeOf(deps, p, input.runtimeToken);
+  const uuid = newUuid(ctx.clusterId, "containerRequest");
+  const ownerUuid = input.ownerUuid ?? p.user.uuid;
+  const data = {
+    cwd: ".",
+    environment: {},
+    mounts: {},
+    runtimeConstraints: {},
+    schedulingParameters: {},
+    properties: {},
+    ...defined(columnsOf(input)),
+    runtimeClusterScopes: clusterScopesToJson(input.runtimeClusterScopes ?? null) ?? Prisma.DbNull,
+    uuid,
+    ownerUuid,
+    state,
+    requestingContainerUuid: p.token?.containerUuid ?? null,
+    createdByUuid: p.user.uuid,
+    ...runtimeColumns(deps, uuid, runtime),
+  } as Prisma.ContainerRequestUncheckedCreateInput;
+  const effects: Effects = { revokedTokens: [] };
+  const row = await ctx.prisma.$transaction(async (tx) => {
+    await requireWritableOwner(tx, p, ownerUuid);
+    const cr = await tx.containerRequest.create({ data });
+    if (state === "Committed") {
+      requireCommittable(specOf(cr));
+      await attachContainer(tx, deps, cr, p, effects);
+    }
+    await audit(tx, ctx.clusterId, { type: "create", objectUuid: uuid, actorUuid: p.user.uuid, properties: { state } });
+    return (await tx.containerRequest.findUnique({ where: { uuid } }))!;
+  });
+  await ctx.tokens.forgetRevoked(effects.revokedTokens);
+  return toRequestRecord(row);
+}
+
+/**
+ * The request locked for update, its container locked first (the order every container
+ * operation takes). A request given another container meanwhile (a retry) is a CONFLICT: ask again.
+ */
+async function lockRequest(tx: Tx, uuid: string): Promise<ContainerRequest | undefined> {
+  const peek = await tx.containerRequest.findUnique({ where: { uuid }, select: { containerUuid: true } });
+  if (!peek) return undefined;
+  if (peek.containerUuid) await lockContainer(tx, peek.containerUuid);
+  await tx.$queryRaw`SELECT uuid FROM container_requests WHERE uuid = ${uuid} FOR UPDATE`;
+  const row = (await tx.containerRequest.findUnique({ where: { uuid } }))!;
+  if (row.containerUuid !== peek.containerUuid) throw conflict(`container request "${uuid}" got a new container while being updated: try again`);
+  return row;
+}
+
+/** The fields whose given value differs from the row's (the runtime token, write-only, always counts). */
+function changedFields(row: ContainerRequest, columns: Record<string, unknown>, input: UpdateContainerRequestInput): (keyof ContainerRequestFields)[] {
+  const current = row as unknown as Record<string, unknown>;
+  const changed = Object.keys(columns).filter((k) => stableStringify(columns[k] ?? null) !== stableStringify(current[k] ?? null)) as (keyof ContainerRequestFields)[];
+  return input.runtimeToken != null ? [...changed, "runtimeToken"] : changed;
+}
+
+export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateContainerRequestInput): Promise<ContainerRequestRecord> {
+  const deps = ctx.containers;
+  const p = c.principal;
+  const runtime = input.runtimeToken != null ? await runtimeOf(deps, p, input.runtimeToken) : undefined;
+  const columns = defined(columnsOf(input));
+  const effects: Effects = { revokedTokens: [] };
+  const row = await ctx.prisma.$transaction(async (tx) => {
+    const cr = await lockRequest(tx, uuid);
+    const level = cr ? await levelOn(tx, p, uuid, cr.ownerUuid) : 0;
+    if (!cr || level === 0) throw notFound("container request", uuid);
+    if (level < 2) throw forbidden(`cannot change container request "${uuid}": read-only access`);
+    const from = cr.state as ContainerRequestState;
+    const to = input.state ?? from;
+    requireMutable(uuid, from, changedFields(cr, columns, input));
+    if (to !== from) requireRequestTransition(uuid, from, to);
+    if (columns.ownerUuid !== undefined && columns.ownerUuid !== cr.ownerUuid) await requireMove(tx, p, cr.ownerUuid, columns.ownerUuid as string);
+
+    const updated = await tx.containerRequest.update({
+      where: { uuid },
+      data: {
+        ...columns,
+        ...(columns.runtimeClusterScopes === null ? { runtimeClusterScopes: Prisma.DbNull } : {}),
+        ...(runtime ? runtimeColumns(deps, uuid, runtime) : {}),
+        state: to,
+      } as Prisma.ContainerRequestUncheckedUpdateInput,
+    });
+    if (from === "Uncommitted" && to === "Committed") {
+      requireCommittable(specOf(updated));
+      await attachContainer(tx, deps, updated, p, effects);
+    } else if (from === "Committed" && updated.containerUuid) {
+      // Cancelling (priority 0, or Final by hand) lets a Queued container nobody wants go.
+      if (to === "Final") await finalizeRequests(tx, [uuid]);
+      if (to === "Final" || columns.priority !== undefined)
+        await recomputePriority(tx, deps, updated.containerUuid, to === "Final" || columns.priority === 0, effects);
+    }
+    await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: p.user.uuid, properties: { fields: Object.keys(columns), state: to } });
+    return (await tx.containerRequest.findUnique({ where: { uuid } }))!;
+  });
+  await ctx.tokens.forgetRevoked(effects.revokedTokens);
+  return toRequestRecord(row);
+}
