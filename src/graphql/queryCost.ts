@@ -38,6 +38,10 @@ export const LARGE_TEXT_WEIGHT = 1000;
  */
 const LARGE_TEXT_FIELDS = new Set([
   "Collection.manifestText", "Collection.properties", "SecretValue.value", "Secret.versions", "Mutation.unwrapSecret", "Query.wrappingInfo",
+  // A container request's and a container's JSON fields: up to 64 KiB each (src/containers/validation.ts).
+  ...["ContainerRequest", "Container"].flatMap((t) =>
+    ["command", "environment", "mounts", "runtimeConstraints", "schedulingParameters"].map((f) => `${t}.${f}`)),
+  "ContainerRequest.properties", "Container.runtimeStatus",
 ]);
 const INTROSPECTION_ROOTS = new Set<GraphQLField<unknown, unknown>>([SchemaMetaFieldDef, TypeMetaFieldDef]);
 

@@ -62,6 +62,12 @@ describe("query cost: counting", () => {
     expect(cost(`{ collection(uuid: "${UUID}") { manifestText } }`)).toBe(2 + LARGE_TEXT_WEIGHT);
   });
 
+  it("weighs the JSON fields of container requests and containers like large text, and their lists by page", () => {
+    expect(cost("{ containerRequests(first: 10) { nodes { uuid mounts } } }")).toBe(1 + 10 * (1 + 2) + LARGE_TEXT_WEIGHT);
+    expect(cost(`{ ${aliases(3, "containers(first: 5) { nodes { environment runtimeStatus } }")} }`)).toBe(3 * (1 + 5 * (1 + 2) + 2 * LARGE_TEXT_WEIGHT));
+    expect(cost('{ containerRequests(first: 4, clusters: ["aaaaa", "bbbbb"]) { nodes { container { command } } } }')).toBe(1 + 4 * 2 * (1 + 1 + 2) + LARGE_TEXT_WEIGHT);
+  });
+
   it("measures a fragment once, however often it is spread, and counts it each time", () => {
     const defs = Array.from({ length: 60 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join("\n");
     const document = parse(`{ ...F0 }\n${defs}\nfragment F60 on Query { clusterId }`);
