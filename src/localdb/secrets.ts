@@ -65,8 +65,14 @@ export async function secretList(ctx: LocalContext, c: Caller, o: ListOptions & 
 
 const NEEDS = { 2: "can_write", 3: "can_manage" } as const;
 
-/** The secret's row, if the caller holds at least `need` on it: NOT_FOUND when unreadable, FORBIDDEN when short. */
-async function secretWithLevel(tx: Pick<Tx, "secret" | "$queryRaw">, c: Caller, uuid: string, need: 1 | 2 | 3, doing: string) {
+/**
+ * The secret's row, if the caller holds at least `need` on it: NOT_FOUND when unreadable,
+ * FORBIDDEN when short. `lock` holds the row to the end of the transaction: FOR UPDATE while
+ * writing a version, FOR SHARE while adding a wrap (a delete waits for either, then finds it).
+ */
+async function secretWithLevel(tx: Pick<Tx, "secret" | "$queryRaw">, c: Caller, uuid: string, need: 1 | 2 | 3, doing: string, lock?: "update" | "share") {
+  if (lock === "update") await tx.$queryRaw`SELECT 1 FROM secrets WHERE uuid = ${uuid} FOR UPDATE`;
+  if (lock === "share") await tx.$queryRaw`SELECT 1 FROM secrets WHERE uuid = ${uuid} FOR SHARE`;
   const row = await tx.secret.findUnique({ where: { uuid } });
   const level = row ? await levelOn(tx, c.principal, uuid, row.ownerUuid) : 0;
   if (!row || level === 0) throw notFound("secret", uuid);
@@ -101,23 +107,21 @@ export async function secretCreate(ctx: LocalContext, c: Caller, input: CreateSe
 
 export async function secretUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateSecretInput): Promise<SecretRecord> {
   return ctx.prisma.$transaction(async (tx) => {
-    await secretWithLevel(tx, c, uuid, 2, "changing");
+    // Locked first: concurrent writers get consecutive versions, and a delete waits.
+    const current = await secretWithLevel(tx, c, uuid, 2, "changing", "update");
     const data: Prisma.SecretUpdateInput = {};
     if (input.name != null) data.name = input.name;
     if (input.description !== undefined) data.description = input.description;
     let version: number | undefined;
     if (input.value != null) {
-      // The increment takes the row's lock: concurrent writers get consecutive versions.
-      [{ version }] = await tx.$queryRaw<{ version: number }[]>`
-        UPDATE secrets SET current_version = current_version + 1, modified_at = now() WHERE uuid = ${uuid} RETURNING current_version AS version`;
+      version = current.currentVersion + 1;
+      data.currentVersion = version;
       const sealed = ctx.secrets.keyring.seal(input.value, uuid, version);
       await tx.secretVersion.create({ data: { secretUuid: uuid, version, keyId: sealed.keyId, valueSealed: sealed.sealed, createdByUuid: c.principal.user.uuid } });
     }
     if (Object.keys(data).length) await tx.secret.update({ where: { uuid }, data });
-    await audit(tx, ctx.clusterId, {
-      type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid,
-      properties: { fields: [...Object.keys(data), ...(version ? ["value"] : [])], ...(version ? { version } : {}) },
-    });
+    const fields = Object.keys(data).map((k) => (k === "currentVersion" ? "value" : k));
+    await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { fields, ...(version ? { version } : {}) } });
     return recordOf(tx, uuid);
   });
 }
@@ -174,17 +178,19 @@ export async function secretValue(ctx: LocalContext, c: Caller, uuid: string, ve
 export async function secretWrap(ctx: LocalContext, c: Caller, uuid: string, version: number | null | undefined, ttlSeconds: number): Promise<WrappedSecretRecord> {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > ctx.secrets.maxWrapTtlSeconds)
     throw badInput(`ttlSeconds: must be between 1 and ${ctx.secrets.maxWrapTtlSeconds} (secrets.maxWrapTtlSeconds)`);
-  const row = await secretWithLevel(ctx.prisma, c, uuid, 1, "wrapping");
-  const v = version ?? row.currentVersion;
-  if (!(await ctx.prisma.secretVersion.findUnique({ where: { secretUuid_version: { secretUuid: uuid, version: v } }, select: { version: true } })))
-    throw versionNotFound(uuid, v);
   const token = newWrappingToken(ctx.clusterId);
-  const [{ expiresAt }] = await ctx.prisma.$queryRaw<{ expiresAt: Date }[]>`
-    INSERT INTO secret_wraps (token_hash, secret_uuid, version, creator_uuid, creator_token_uuid, expires_at)
-    VALUES (${wrappingTokenHash(token)}, ${uuid}, ${v}, ${c.principal.user.uuid}, ${c.principal.token?.uuid ?? null}, now() + make_interval(secs => ${ttlSeconds}))
-    RETURNING expires_at AS "expiresAt"`;
-  await audit(ctx.prisma, ctx.clusterId, { type: "secret_wrap", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { version: v, expiresAt: expiresAt.toISOString(), tokenUuid: c.principal.token?.uuid ?? null } });
-  return { token, expiresAt };
+  return ctx.prisma.$transaction(async (tx) => {
+    const row = await secretWithLevel(tx, c, uuid, 1, "wrapping", "share");
+    const v = version ?? row.currentVersion;
+    if (!(await tx.secretVersion.findUnique({ where: { secretUuid_version: { secretUuid: uuid, version: v } }, select: { version: true } })))
+      throw versionNotFound(uuid, v);
+    const [{ expiresAt }] = await tx.$queryRaw<{ expiresAt: Date }[]>`
+      INSERT INTO secret_wraps (token_hash, secret_uuid, version, creator_uuid, creator_token_uuid, expires_at)
+      VALUES (${wrappingTokenHash(token)}, ${uuid}, ${v}, ${c.principal.user.uuid}, ${c.principal.token?.uuid ?? null}, now() + make_interval(secs => ${ttlSeconds}))
+      RETURNING expires_at AS "expiresAt"`;
+    await audit(tx, ctx.clusterId, { type: "secret_wrap", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { version: v, expiresAt: expiresAt.toISOString(), tokenUuid: c.principal.token?.uuid ?? null } });
+    return { token, expiresAt };
+  });
 }
 
 /** Used, expired and unknown tokens fail alike. */

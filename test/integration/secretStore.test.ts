@@ -57,6 +57,21 @@ describe("versions", () => {
     expect(new Set(values).size).toBe(8);
   });
 
+  it("races writes and wraps against a delete without an internal error: each lands before it or finds it gone", async () => {
+    for (let round = 0; round < 5; round++) {
+      const u = await secret(alice, `racing-delete-${round}`);
+      const results = await Promise.all([
+        ...Array.from({ length: 4 }, (_, i) => as(alice, UPDATE, { u, i: { value: `racing-${round}-${i}` } })),
+        ...Array.from({ length: 4 }, () => as(alice, `mutation($u: ID!) { wrapSecret(uuid: $u, ttlSeconds: 60) { token } }`, { u })),
+        as(alice, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid } }`, { u }),
+      ]);
+      for (const r of results) expect(codes(r).filter((c) => c !== "NOT_FOUND")).toEqual([]);
+      expect(codes(results[8])).toEqual([]);
+      expect(await z.db.prisma.secretVersion.count({ where: { secretUuid: u } })).toBe(0);
+      expect(await z.db.prisma.secretWrap.count({ where: { secretUuid: u } })).toBe(0);
+    }
+  });
+
   it("deletes a secret with its versions; after that nothing about it answers", async () => {
     const u = await secret(alice, "to-be-deleted-value");
     await okAs(alice, UPDATE, { u, i: { value: "to-be-deleted-value-2" } });
