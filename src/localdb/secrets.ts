@@ -140,10 +140,9 @@ export async function secretDelete(ctx: LocalContext, c: Caller, uuid: string): 
   });
 }
 
-/** The container a caller's token is bound to, if any (a container's own token). */
+/** The container a caller's token is bound to, if any: its record's binding, or (a remote token's) the 4th field it came with. */
 function containerOf(c: Caller): string | null {
-  const bound = (c.principal.token as { containerUuid?: string | null } | null)?.containerUuid;
-  return bound ?? (c.token ? parseToken(c.token)?.containerUuid : undefined) ?? null;
+  return c.principal.token?.containerUuid ?? (c.token ? parseToken(c.token)?.containerUuid : undefined) ?? null;
 }
 
 /** Who read a value, for the audit row: user (the actor), token, container. Never the value. */

@@ -208,6 +208,29 @@ describe("audit", () => {
   });
 });
 
+describe("audit of a container's read", () => {
+  it("names the container whose token read the value", async () => {
+    const u = await secret(alice, "read-by-a-container");
+    const { createUser } = await z.root(`mutation { createUser(input: { email: "dispatcher@example.org", isAdmin: true }) { uuid } }`);
+    const dispatcher = (await z.root(`mutation($u: ID!) { createToken(input: { userUuid: $u }) { token } }`, { u: createUser.uuid })).createToken.token;
+    const request = (await okAs(alice, `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i) { containerUuid } }`, {
+      i: { command: ["true"], containerImage: "arvados/jobs", outputPath: "/out", mounts: { "/out": { kind: "tmp", capacity: 1000 } }, runtimeConstraints: { vcpus: 1, ram: 1 << 20 }, state: "Committed", priority: 1 },
+    })).createContainerRequest;
+    const ct = request.containerUuid as string;
+    await ok(gql(z.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: ct }, dispatcher));
+    const auth = (await ok(gql(z.url, `query($u: ID!) { containerAuth(uuid: $u) { uuid token } }`, { u: ct }, dispatcher))).containerAuth;
+    await ok(gql(z.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Running" }) { uuid } }`, { u: ct }, auth.token));
+    // Without the 4th field too: the binding is in the token's record.
+    const bare = (auth.token as string).split("/").slice(0, 3).join("/");
+    for (const t of [auth.token, bare]) expect((await ok(gql(z.url, VALUE, { u }, t))).secretValue.value).toBe("read-by-a-container");
+    const rows = await z.db.prisma.auditLog.findMany({ where: { objectUuid: u, eventType: "secret_read" } });
+    expect(rows.map((r) => [r.actorUuid, r.properties])).toEqual([
+      [alice.uuid, { tokenUuid: auth.uuid, containerUuid: ct, version: 1 }],
+      [alice.uuid, { tokenUuid: auth.uuid, containerUuid: ct, version: 1 }],
+    ]);
+  });
+});
+
 describe("persistent database without keys", () => {
   it("starts, and refuses to store a value (UNAVAILABLE) instead of storing it unprotected", async () => {
     const bare = await startTestCluster("yyyyy", { secrets: { keys: {} }, ...(process.env.DATABASE_URL ? {} : { dataDir: `/tmp/s1-nokeys-${process.pid}` }) });
