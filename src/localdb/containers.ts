@@ -118,7 +118,8 @@ function requireLockHolder(ctx: LocalContext, p: Principal, ct: Container, what:
 
 /**
  * Locked → Queued, revoking the container's token at once. At containers.maxDispatchAttempts
- * locks the container is cancelled instead, with runtimeStatus.error saying why.
+ * locks the container is cancelled instead, with runtimeStatus.error saying why; with priority
+ * 0 (its requests were cancelled meanwhile) too.
  */
 export async function containerUnlock(ctx: LocalContext, c: Caller, uuid: string): Promise<ContainerRecord> {
   const deps = ctx.containers;
@@ -132,6 +133,8 @@ export async function containerUnlock(ctx: LocalContext, c: Caller, uuid: string
       const runtimeStatus = { ...((ct.runtimeStatus as Record<string, unknown> | null) ?? {}), error };
       return toContainerRecord(await finishContainer(tx, deps, ct, "Cancelled", { runtimeStatus }, effects));
     }
+    // Its requests were cancelled while it was locked: back in the queue, nobody wants it.
+    if (ct.priority === 0) return toContainerRecord(await finishContainer(tx, deps, ct, "Cancelled", {}, effects));
     effects.revokedTokens.push(...(await deps.tokens.revokeBound(tx, uuid)));
     const queued = await tx.container.update({
       where: { uuid },

@@ -260,6 +260,16 @@ describe("containers", () => {
     expect((await request(high.uuid)).state).toBe("Final");
   });
 
+  it("leaves a Locked container to its dispatcher when its requests are cancelled, and cancels it when unlocked", async () => {
+    const cr = await committed(alice.token);
+    await ok(lock(d1, cr.containerUuid));
+    await ok(gql(z.url, CANCEL, { u: cr.uuid }, alice.token));
+    expect(await container(cr.containerUuid)).toMatchObject({ state: "Locked", priority: 0 });
+    expect((await request(cr.uuid)).state).toBe("Committed");
+    expect((await ok(gql(z.url, UNLOCK, { u: cr.containerUuid }, d1.token))).unlockContainer.state).toBe("Cancelled");
+    expect(await request(cr.uuid)).toMatchObject({ state: "Final", containerCount: 1 });
+  });
+
   it("retries a Cancelled container while containerCount < containerCountMax", async () => {
     const cr = await committed(alice.token, { containerCountMax: 2 });
     const first = cr.containerUuid;
