@@ -4,6 +4,7 @@
  * API (`--url`/FEDGATE_URL, acting as FEDGATE_TOKEN) or, without a URL, straight to the
  * configured persistent database as the system root. `fedgate help [command]` lists them all.
  */
+import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type ClusterConfig } from "./config/config";
 import { maskedConfig } from "./config/masked";
@@ -19,6 +20,7 @@ import { devBanner } from "./banner";
 import { stopTracing } from "./telemetry/tracing";
 import { secretStoreOptions } from "./localdb/secrets";
 import { rotateSecretKeys } from "./secrets/rotation";
+import { Dispatcher } from "./dispatch/dispatcher";
 
 class UsageError extends Error {}
 
@@ -34,6 +36,11 @@ const ENV = {
   client: [
     "FEDGATE_URL      the server (instead of --url)",
     "FEDGATE_TOKEN    the token to act as (default: FEDGATE_SYSTEM_ROOT_TOKEN)",
+  ],
+  dispatch: [
+    "FEDGATE_URL               the server (instead of --url)",
+    "FEDGATE_DISPATCHER_TOKEN  the dispatcher's token (an admin's; each lock records its uuid)",
+    "FEDGATE_LOG_LEVEL         debug | info | warn | error",
   ],
 };
 
@@ -67,6 +74,13 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function seconds(value: string): number {
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || n > 600) throw new InvalidArgumentError("must be a number of seconds between 0 and 600");
+  return n;
+}
+
+/** A period that must not be zero (a poll every 0 s would spin against the server). */
+function pollSeconds(value: string): number {
+  const n = seconds(value);
+  if (n < 0.01) throw new InvalidArgumentError("must be at least 0.01 seconds");
   return n;
 }
 
@@ -310,6 +324,51 @@ function secretCommands(program: Command): void {
     });
 }
 
+interface DispatchOptions {
+  url?: string;
+  wait: number;
+  pollInterval: number;
+  concurrency: number;
+  maxContainers?: number;
+  stopGrace: number;
+  workDir?: string;
+}
+
+/** Runs until SIGTERM/SIGINT (then stops its containers and unlocks what has not started) or --max-containers. */
+async function dispatch(o: DispatchOptions): Promise<void> {
+  const url = o.url ?? process.env.FEDGATE_URL;
+  if (!url) throw new UsageError("dispatch needs the cluster's server: --url or FEDGATE_URL");
+  const base = serverBaseUrl(url);
+  if (!base) throw new UsageError(`--url "${url}" is not an http:// or https:// URL (e.g. http://127.0.0.1:8000)`);
+  const token = process.env.FEDGATE_DISPATCHER_TOKEN;
+  if (!token) throw new UsageError("dispatch needs a dispatcher's token (an admin's) in FEDGATE_DISPATCHER_TOKEN");
+  const dispatcher = new Dispatcher({
+    url: base, token, pollIntervalMs: o.pollInterval * 1000, concurrency: o.concurrency, maxContainers: o.maxContainers,
+    stopGraceMs: o.stopGrace * 1000, workDirBase: o.workDir, waitMs: o.wait * 1000,
+  });
+  const finished = dispatcher.run();
+  onSignals(async () => {
+    dispatcher.stop();
+    await finished;
+  });
+  await finished;
+}
+
+function dispatchCommand(program: Command): void {
+  program
+    .command("dispatch")
+    .description("run this cluster's queued containers as local processes (no container runtime), as a dispatcher")
+    .option("--url <url>", "the cluster's server, e.g. http://127.0.0.1:8000 (default: FEDGATE_URL)")
+    .addOption(new Option("--poll-interval <seconds>", "how often to look at the queue and at running containers").argParser(pollSeconds).default(2))
+    .addOption(new Option("--concurrency <n>", "containers run at once").argParser(positiveCount).default(availableParallelism()))
+    .addOption(new Option("--max-containers <n>", "take this many containers, finish them, then exit").argParser(positiveCount))
+    .addOption(new Option("--stop-grace <seconds>", "SIGTERM to SIGKILL when a container is stopped").argParser(seconds).default(10))
+    .option("--work-dir <dir>", "where each run gets its fresh working directory (default: the system's temporary directory)")
+    .addOption(new Option("--wait <seconds>", "how long to wait for a server that refuses connections").argParser(seconds).default(DEFAULT_WAIT_SECONDS))
+    .addHelpText("after", envHelp("dispatch"))
+    .action(dispatch);
+}
+
 function buildProgram(): Command {
   const program = new Command("fedgate")
     .description("GraphQL federation gateway for Arvados-style research-computing clusters")
@@ -321,6 +380,7 @@ function buildProgram(): Command {
   userCommands(program);
   tokenCommands(program);
   secretCommands(program);
+  dispatchCommand(program);
   clientCommand(program, "whoami", "the acting user and token").action(async (o: ClientOptions) => {
     const { viewer, token } = await withApi(o, async (api) => ({
       viewer: (await api.run<{ viewer: { uuid: string; email: string | null; isAdmin: boolean } }>(`{ viewer { uuid email isAdmin } }`)).viewer,

@@ -9,11 +9,21 @@ interface Response {
 /** A server that cannot be reached or does not answer GraphQL: says where and why. */
 export class ServerUnreachableError extends Error {}
 
-/** The data of a result, or an Error "CODE: message" for its first error. */
+/** A result's first error: its code (e.g. CONFLICT) for callers that act on it, "CODE: message" as its message. */
+export class GraphQLResponseError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/** The data of a result, or a GraphQLResponseError for its first error. */
 export function dataOf<T>(result: Response): T {
   if (result.errors?.length) {
     const e = result.errors[0];
-    throw new Error(`${e.extensions?.code ?? "ERROR"}: ${e.message}`);
+    throw new GraphQLResponseError(String(e.extensions?.code ?? "ERROR"), e.message);
   }
   return result.data as T;
 }

@@ -1,0 +1,158 @@
+/**
+ * `fedgate dispatch`: a local dispatcher. It polls this cluster's Queued containers (highest
+ * priority first), locks one while it has room, and runs it (containerRun.ts). Several may run
+ * against one cluster: a lock another dispatcher won is a CONFLICT, and the container is
+ * skipped. It speaks only GraphQL, as an admin's token of its own (the lock records its uuid).
+ */
+import { GraphQLResponseError, httpGraphQL, type GraphQLRun } from "../graphqlClient";
+import { log } from "../log";
+import { ContainerRun } from "./containerRun";
+import { lockContainer, queuedContainers, type ContainerToRun } from "./operations";
+
+export interface DispatcherOptions {
+  /** The server's base URL. */
+  url: string;
+  token: string;
+  pollIntervalMs: number;
+  /** Containers run at once. */
+  concurrency: number;
+  /** Stop taking containers after this many (then finish those running and return). */
+  maxContainers?: number;
+  stopGraceMs: number;
+  workDirBase?: string;
+  /** Waiting for a server that refuses connections (it may be starting or restarting). */
+  waitMs: number;
+}
+
+/** Queued containers looked at per poll at most (Arvados dispatchers also take the whole queue, then sort). */
+const QUEUE_PAGE = 1000;
+const QUEUE_LIMIT = 10_000;
+
+export class DispatcherError extends Error {}
+
+/** What a dispatcher did, for its last log line and the benchmarks. */
+export interface DispatchStats {
+  locked: number;
+  /** Locks another dispatcher (or a change of state) won first. */
+  lostRaces: number;
+  /** Round-trip time of each successful lockContainer, in milliseconds. */
+  lockMs: number[];
+}
+
+export class Dispatcher {
+  readonly stats: DispatchStats = { locked: 0, lostRaces: 0, lockMs: [] };
+  private readonly gql: GraphQLRun;
+  private readonly runs = new Map<string, { run: ContainerRun; done: Promise<void> }>();
+  private stopping = false;
+  private taken = 0;
+  private nudge: (() => void) | undefined;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.gql = httpGraphQL(o.url, o.token, { waitMs: o.waitMs });
+  }
+
+  /** The uuid of the dispatcher's token, refusing a token that cannot dispatch (not an admin's). */
+  private async identify(): Promise<string> {
+    const { viewer, currentToken } = await this.gql<{ viewer: { uuid: string; isAdmin: boolean }; currentToken: { uuid: string } }>(
+      `{ viewer { uuid isAdmin } currentToken { uuid } }`,
+    );
+    if (!viewer.isAdmin) throw new DispatcherError(`the dispatcher's token belongs to ${viewer.uuid}, who is not an admin: only an admin's token can lock containers`);
+    return currentToken.uuid;
+  }
+
+  /** Runs until stop() (or maxContainers taken and finished). */
+  async run(): Promise<DispatchStats> {
+    const tokenUuid = await this.identify();
+    log.info("dispatcher ready", { url: this.o.url, tokenUuid, concurrency: this.o.concurrency });
+    let fatal: unknown;
+    try {
+      while (!this.stopping && !this.allTaken()) {
+        if (this.runs.size < this.o.concurrency) await this.takeFromQueue(tokenUuid);
+        if (this.stopping || this.allTaken()) break;
+        await this.pause();
+      }
+    } catch (e) {
+      fatal = e; // the token can no longer dispatch: what runs is stopped, not left behind
+      this.stop();
+    }
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+    log.info("dispatcher stopped", { locked: this.stats.locked, lostRaces: this.stats.lostRaces });
+    if (fatal) throw fatal;
+    return this.stats;
+  }
+
+  /** Stops taking containers and stops those running (cancelled; a locked one not yet started is unlocked). */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const { run } of this.runs.values()) run.abort();
+    this.nudge?.();
+  }
+
+  private allTaken(): boolean {
+    return this.o.maxContainers !== undefined && this.taken >= this.o.maxContainers;
+  }
+
+  /** Until the next poll, or sooner when a run ends (there is room again) or stop() is called. */
+  private pause(): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, this.o.pollIntervalMs);
+      this.nudge = done;
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  }
+
+  private async takeFromQueue(tokenUuid: string): Promise<void> {
+    let queue;
+    try {
+      queue = await queuedContainers(this.gql, QUEUE_PAGE, QUEUE_LIMIT);
+    } catch (e) {
+      log.warn("cannot read the queue", { error: (e as Error).message });
+      return;
+    }
+    for (const q of queue) {
+      if (this.stopping || this.allTaken() || this.runs.size >= this.o.concurrency) return;
+      if (this.runs.has(q.uuid)) continue;
+      const locked = await this.tryLock(q.uuid);
+      if (locked) this.begin(locked, tokenUuid);
+    }
+  }
+
+  /** The container, locked by us; undefined when another dispatcher got it first (or it changed meanwhile). */
+  private async tryLock(uuid: string): Promise<ContainerToRun | undefined> {
+    const t0 = performance.now();
+    try {
+      const c = await lockContainer(this.gql, uuid);
+      this.stats.lockMs.push(performance.now() - t0);
+      this.stats.locked++;
+      return c;
+    } catch (e) {
+      if (e instanceof GraphQLResponseError && e.code === "CONFLICT") {
+        this.stats.lostRaces++;
+        log.debug("container taken by another dispatcher (or changed)", { containerUuid: uuid });
+        return undefined;
+      }
+      if (e instanceof GraphQLResponseError && (e.code === "FORBIDDEN" || e.code === "UNAUTHENTICATED")) throw new DispatcherError(`cannot lock containers: ${e.message}`);
+      log.warn("cannot lock the container", { containerUuid: uuid, error: (e as Error).message });
+      return undefined;
+    }
+  }
+
+  private begin(c: ContainerToRun, tokenUuid: string): void {
+    this.taken++;
+    log.info("container locked", { containerUuid: c.uuid, priority: c.priority });
+    const run = new ContainerRun(c, {
+      url: this.o.url, gql: this.gql, tokenUuid, pollIntervalMs: this.o.pollIntervalMs, stopGraceMs: this.o.stopGraceMs,
+      workDirBase: this.o.workDirBase, finishWaitMs: this.o.waitMs,
+    });
+    const done = run.run().finally(() => {
+      this.runs.delete(c.uuid);
+      this.nudge?.();
+    });
+    this.runs.set(c.uuid, { run, done });
+    if (this.stopping) run.abort();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The GraphQL the dispatcher speaks (the contract's names, nothing else): as the dispatcher
+ * (queue, lock, auth, watch, unlock, cancel) and as the container itself (Running, the log
+ * collection, the exit code, Complete), as crunch-run does with the container's token.
+ */
+import type { GraphQLRun } from "../graphqlClient";
+import type { LogCollectionInput } from "./logCollection";
+
+export interface QueuedContainer {
+  uuid: string;
+  priority: number;
+}
+
+/** What the dispatcher needs to run a container. */
+export interface ContainerToRun {
+  uuid: string;
+  state: string;
+  priority: number;
+  command: string[];
+  cwd: string;
+  environment: Record<string, string>;
+}
+
+export interface ContainerStatus {
+  state: string;
+  priority: number;
+  lockedByUuid: string | null;
+}
+
+type PageOf<T> = { nodes: T[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+
+/** Queued containers of this cluster, highest priority first (then oldest uuid), at most `limit`. */
+export async function queuedContainers(gql: GraphQLRun, pageSize: number, limit: number): Promise<QueuedContainer[]> {
+  const found: QueuedContainer[] = [];
+  let after: string | null = null;
+  do {
+    const { containers }: { containers: PageOf<QueuedContainer> } = await gql(
+      `query($first: Int, $after: String) { containers(state: "Queued", first: $first, after: $after) { nodes { uuid priority } pageInfo { hasNextPage endCursor } } }`,
+      { first: pageSize, after },
+    );
+    found.push(...containers.nodes.filter((c) => c.priority > 0));
+    after = containers.pageInfo.hasNextPage ? containers.pageInfo.endCursor : null;
+  } while (after && found.length < limit);
+  return found.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+}
+
+const RUN_FIELDS = "uuid state priority command cwd environment";
+
+export async function lockContainer(gql: GraphQLRun, uuid: string): Promise<ContainerToRun> {
+  const { lockContainer } = await gql<{ lockContainer: ContainerToRun }>(`mutation($u: ID!) { lockContainer(uuid: $u) { ${RUN_FIELDS} } }`, { u: uuid });
+  return lockContainer;
+}
+
+export async function unlockContainer(gql: GraphQLRun, uuid: string): Promise<void> {
+  await gql(`mutation($u: ID!) { unlockContainer(uuid: $u) { uuid } }`, { u: uuid });
+}
+
+/** The container's own token (only for the token holding the lock). */
+export async function containerToken(gql: GraphQLRun, uuid: string): Promise<string> {
+  const { containerAuth } = await gql<{ containerAuth: { token: string } }>(`query($u: ID!) { containerAuth(uuid: $u) { token } }`, { u: uuid });
+  return containerAuth.token;
+}
+
+/** null when the container is gone from view (it never is for an admin, but a peer may lie). */
+export async function containerStatus(gql: GraphQLRun, uuid: string): Promise<ContainerStatus | null> {
+  const { container } = await gql<{ container: ContainerStatus | null }>(`query($u: ID!) { container(uuid: $u) { state priority lockedByUuid } }`, { u: uuid });
+  return container;
+}
+
+export async function setContainer(
+  gql: GraphQLRun,
+  uuid: string,
+  input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown> },
+): Promise<void> {
+  await gql(`mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { uuid } }`, { u: uuid, i: input });
+}
+
+/** Creates the log collection with the container's token (owned by its user); its uuid. */
+export async function createLogCollection(containerGql: GraphQLRun, input: LogCollectionInput): Promise<string> {
+  const { createCollection } = await containerGql<{ createCollection: { uuid: string } }>(
+    `mutation($i: CreateCollectionInput!) { createCollection(input: $i) { uuid } }`,
+    { i: input },
+  );
+  return createCollection.uuid;
+}
