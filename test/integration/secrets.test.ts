@@ -119,3 +119,48 @@ it("keeps secret values (and any 8 characters of them) out of every other respon
   expect(everywhere.tables).not.toContain(wrapped.slice(11));
   expect(everywhere.logs).not.toContain(wrapped.slice(11));
 });
+
+it("keeps runtime tokens and container tokens (raw and salted for every cluster) out of every response, log line and table", async () => {
+  const { aaaaa: a, bbbbb: b } = fed;
+  const alice = await createUserWithToken(a, "runner@example.org");
+  const runtime = (await ok(gql(a.url, `mutation { createToken(input: {}) { token } }`, {}, alice.token))).createToken.token;
+  const responses: string[] = []; // everything but containerAuth, which exists to return the container's token
+  const containerTokens: string[] = [];
+  const call = async (url: string, query: string, variables: Record<string, unknown>, token?: string) => {
+    const r = await gql(url, query, variables, token);
+    if (r.data?.containerAuth) containerTokens.push(r.data.containerAuth.token);
+    else responses.push(JSON.stringify(r));
+    return r;
+  };
+  const spec = {
+    command: ["true"], containerImage: "img", outputPath: "/out", mounts: { "/out": { kind: "tmp" } },
+    runtimeConstraints: { vcpus: 1, ram: 1024 }, state: "Committed", priority: 1, runtimeToken: runtime,
+  };
+  const CR = `uuid containerUuid hasRuntimeToken`;
+  const create = `mutation($i: CreateContainerRequestInput!, $c: String) { createContainerRequest(input: $i, cluster: $c) { ${CR} } }`;
+  const onA = (await ok(call(a.url, create, { i: spec }, alice.token))).createContainerRequest;
+  const onB = (await ok(call(b.url, create, { i: { ...spec, environment: { WHERE: "b" } } }, alice.token))).createContainerRequest;
+  const delegated = (await ok(call(a.url, create, { i: { ...spec, environment: { WHERE: "delegated" } }, c: "bbbbb" }, alice.token))).createContainerRequest;
+  await call(a.url, create, { i: { ...spec, runtimeToken: `${runtime.slice(0, -4)}zzzz` } }, alice.token); // refused
+  for (const [cluster, cr] of [[a, onA], [b, onB], [b, delegated]] as const) {
+    await ok(call(cluster.url, `query($u: ID!) { containerRequest(uuid: $u) { ${CR} container { uuid runtimeUserUuid runtimeAuthScopes { method } } } }`, { u: cr.uuid }, alice.token));
+    await ok(call(cluster.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid authUuid } }`, { u: cr.containerUuid }, cluster.rootToken));
+    await ok(call(cluster.url, `query($u: ID!) { containerAuth(uuid: $u) { uuid token expiresAt } }`, { u: cr.containerUuid }, cluster.rootToken));
+    const own = containerTokens[containerTokens.length - 1];
+    await ok(call(cluster.url, `{ currentContainer { uuid } currentToken { uuid } }`, {}, own));
+    for (const other of [a, b]) await call(other.url, `{ viewer { uuid } collections(first: 1) { nodes { uuid } } }`, {}, own);
+    await ok(call(cluster.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Running" }) { state } }`, { u: cr.containerUuid }, own));
+    await ok(call(cluster.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Complete", exitCode: 0 }) { state } }`, { u: cr.containerUuid }, own));
+    await call(cluster.url, `{ currentContainer { uuid } }`, {}, own); // refused now
+  }
+  expect(containerTokens).toHaveLength(3);
+
+  const secrets = [runtime, ...containerTokens].map((t) => t.split("/")[2]);
+  const forms = secrets.flatMap((s) => [s, saltSecret(s, "aaaaa"), saltSecret(s, "bbbbb")]);
+  const everywhere = { responses: responses.join("\n"), logs: logLines.join("\n"), tables: `${await dumpAllTables(a)}\n${await dumpAllTables(b)}` };
+  expect(everywhere.tables).toContain(onA.containerUuid);
+  expect(everywhere.responses).toContain(onB.containerUuid);
+  for (const [where, text] of Object.entries(everywhere)) expect([where, forms.find((f) => text.includes(f))]).toEqual([where, undefined]);
+  // Nor does containerAuth ever hand out the runtime token.
+  for (const t of containerTokens) expect(t).not.toContain(secrets[0]);
+});
