@@ -184,6 +184,8 @@ export interface ContainerRecord extends ContainerSpec {
   priority: number;
   exitCode: number | null;
   output: string | null;
+  /** The log collection's uuid. */
+  log: string | null;
   progress: number | null;
   runtimeStatus: unknown;
   lockedByUuid: string | null;
@@ -239,6 +241,7 @@ export interface UpdateContainerInput {
   state?: ContainerState | null;
   exitCode?: number | null;
   output?: string | null;
+  log?: string | null;
   progress?: number | null;
   runtimeStatus?: unknown;
 }

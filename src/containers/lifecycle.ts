@@ -81,7 +81,7 @@ export async function attachContainer(tx: Tx, deps: ContainerDeps, cr: Container
   const reused = cr.useExisting ? await findReusable(tx, hash, requester) : undefined;
   const container = reused ? (await tx.container.findUnique({ where: { uuid: reused } }))! : await newContainer(tx, deps, cr, hash);
   await tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { containerUuid: container.uuid, containerCount: { increment: 1 } } });
-  if (isFinal(container.state as ContainerState)) await finalizeRequests(tx, [cr.uuid]);
+  if (isFinal(container.state as ContainerState)) await finalizeRequests(tx, [cr.uuid], container);
   else await recomputePriority(tx, deps, container.uuid, false, effects);
 }
 
@@ -131,14 +131,18 @@ async function settleRequests(tx: Tx, deps: ContainerDeps, c: Container, effects
   if (locked.length === 0) return;
   const requests = await tx.containerRequest.findMany({ where: { uuid: { in: locked.map((r) => r.uuid) } }, orderBy: { uuid: "asc" } });
   const retry = c.state === "Cancelled" ? requests.filter((r) => r.priority > 0 && r.containerCount < r.containerCountMax) : [];
-  await finalizeRequests(tx, requests.filter((r) => !retry.includes(r)).map((r) => r.uuid));
+  await finalizeRequests(tx, requests.filter((r) => !retry.includes(r)).map((r) => r.uuid), c);
   if (retry.length === 0) return;
   const next = await newContainer(tx, deps, retry[0], c.reuseHash);
   await tx.containerRequest.updateMany({ where: { uuid: { in: retry.map((r) => r.uuid) } }, data: { containerUuid: next.uuid, containerCount: { increment: 1 } } });
   await recomputePriority(tx, deps, next.uuid, false, effects);
 }
 
-/** Final: only names, descriptions and properties change from now on; the runtime token is scrubbed. */
-export async function finalizeRequests(tx: Tx, uuids: string[]): Promise<void> {
-  if (uuids.length) await tx.containerRequest.updateMany({ where: { uuid: { in: uuids } }, data: { state: "Final", runtimeTokenSealed: null } });
+/**
+ * Final: only names, descriptions and properties change from now on; the runtime token is
+ * scrubbed; the log of the container they ended with (if any) is theirs.
+ */
+export async function finalizeRequests(tx: Tx, uuids: string[], last: Pick<Container, "log"> | null): Promise<void> {
+  if (uuids.length)
+    await tx.containerRequest.updateMany({ where: { uuid: { in: uuids } }, data: { state: "Final", runtimeTokenSealed: null, ...(last?.log ? { logUuid: last.log } : {}) } });
 }

@@ -49,6 +49,7 @@ export function toContainerRecord(row: Container): ContainerRecord {
     priority: row.priority,
     exitCode: row.exitCode,
     output: row.output,
+    log: row.log,
     progress: row.progress,
     runtimeStatus: row.runtimeStatus,
     lockedByUuid: row.lockedByUuid,

@@ -80,7 +80,7 @@ function tokenInputToWire(i: CreateTokenInput): Wire {
 const SPEC = "command cwd environment containerImage mounts outputPath runtimeConstraints schedulingParameters";
 const CONTAINER_REQUEST = `uuid ownerUuid name description properties state priority ${SPEC} useExisting containerCount containerCountMax
   containerUuid requestingContainerUuid outputUuid logUuid hasRuntimeToken runtimeClusterScopes createdAt modifiedAt`;
-const CONTAINER = `uuid state priority ${SPEC} exitCode output progress runtimeStatus lockedByUuid authUuid lockCount
+const CONTAINER = `uuid state priority ${SPEC} exitCode output log progress runtimeStatus lockedByUuid authUuid lockCount
   runtimeUserUuid runtimeAuthScopes { method path } startedAt finishedAt createdAt modifiedAt`;
 
 const toContainerRequest = (w: Wire) =>

@@ -206,7 +206,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
       await attachContainer(tx, deps, updated, p, effects);
     } else if (from === "Committed" && updated.containerUuid) {
       // Cancelling (priority 0, or Final by hand) lets a Queued container nobody wants go.
-      if (to === "Final") await finalizeRequests(tx, [uuid]);
+      if (to === "Final") await finalizeRequests(tx, [uuid], null);
       if (to === "Final" || columns.priority !== undefined)
         await recomputePriority(tx, deps, updated.containerUuid, to === "Final" || columns.priority === 0, effects);
     }

@@ -193,6 +193,7 @@ export async function containerUpdate(ctx: LocalContext, c: Caller, uuid: string
     const data: Prisma.ContainerUpdateInput = {};
     if (input.exitCode !== undefined) data.exitCode = input.exitCode;
     if (input.output !== undefined) data.output = input.output;
+    if (input.log !== undefined) data.log = input.log;
     if (input.progress !== undefined) data.progress = input.progress;
     if (input.runtimeStatus !== undefined) data.runtimeStatus = input.runtimeStatus === null ? Prisma.DbNull : (input.runtimeStatus as Prisma.InputJsonValue);
     await audit(tx, ctx.clusterId, { type: "update", objectUuid: uuid, actorUuid: c.principal.user.uuid, properties: { state: to, fields: Object.keys(data) } });

@@ -15,8 +15,8 @@ let bob: User;
 let d1: User;
 let d2: User;
 
-const CR = `uuid state priority containerUuid containerCount containerCountMax hasRuntimeToken name command`;
-const CT = `uuid state priority lockedByUuid authUuid lockCount exitCode output runtimeStatus runtimeUserUuid runtimeAuthScopes { method path }`;
+const CR = `uuid state priority containerUuid containerCount containerCountMax hasRuntimeToken name command logUuid`;
+const CT = `uuid state priority lockedByUuid authUuid lockCount exitCode output log runtimeStatus runtimeUserUuid runtimeAuthScopes { method path }`;
 const CREATE = `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i) { ${CR} } }`;
 const UPDATE = `mutation($u: ID!, $i: UpdateContainerRequestInput!) { updateContainerRequest(uuid: $u, input: $i) { ${CR} } }`;
 const CANCEL = `mutation($u: ID!) { cancelContainerRequest(uuid: $u) { ${CR} } }`;
@@ -221,10 +221,12 @@ describe("containers", () => {
     expectError(await updateContainer(token, ct, { state: "Locked" }), "CONFLICT", /is Running/);
     expectError(await updateContainer(d1.token, ct, { state: "Complete" }), "FORBIDDEN", /cannot set state Complete/);
     expectError(await updateContainer(token, ct, { state: "Complete" }), "BAD_USER_INPUT", /exitCode/);
-    await ok(updateContainer(token, ct, { progress: 0.5, runtimeStatus: { note: "half" }, output: "d41d8cd98f00b204e9800998ecf8427e+0" }));
+    const log = (await ok(gql(z.url, `mutation { createCollection(input: { name: "log" }) { uuid } }`, {}, token))).createCollection.uuid;
+    expectError(await updateContainer(token, ct, { log: "not-a-uuid" }), "BAD_USER_INPUT", /input\.log/);
+    await ok(updateContainer(token, ct, { progress: 0.5, runtimeStatus: { note: "half" }, output: "d41d8cd98f00b204e9800998ecf8427e+0", log }));
     const done = (await ok(updateContainer(token, ct, { state: "Complete", exitCode: 3 }))).updateContainer;
-    expect(done).toMatchObject({ state: "Complete", exitCode: 3, lockedByUuid: null });
-    expect((await request(cr.uuid)).state).toBe("Final");
+    expect(done).toMatchObject({ state: "Complete", exitCode: 3, lockedByUuid: null, log });
+    expect(await request(cr.uuid)).toMatchObject({ state: "Final", logUuid: log });
     // The container's token died with it; the dispatcher's lock is gone.
     expectError(await updateContainer(token, ct, { state: "Cancelled" }), "UNAUTHENTICATED", /revoked|Locked or Running/);
     expectError(await gql(z.url, CURRENT, {}, token), "UNAUTHENTICATED", /revoked|Locked or Running/);

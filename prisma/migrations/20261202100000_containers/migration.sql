@@ -53,6 +53,7 @@ CREATE TABLE "containers" (
     "reuse_hash" TEXT NOT NULL,
     "exit_code" INTEGER,
     "output" TEXT,
+    "log" TEXT,
     "progress" DOUBLE PRECISION,
     "runtime_status" JSONB,
     "locked_by_uuid" TEXT,

@@ -72,6 +72,7 @@ function containerInput(i: { state?: string | null } & Omit<UpdateContainerInput
     state: stateArg(i.state, "input.state", CONTAINER_STATES),
     exitCode: i.exitCode,
     output: text(i.output, "input.output"),
+    log: opt(i.log, (v) => uuidArg(v, "input.log", "collection")),
     progress: i.progress,
     runtimeStatus: opt(i.runtimeStatus, (v) => objectField(v, "input.runtimeStatus")),
   };
