@@ -133,7 +133,8 @@ async function generateLoad(plan: Plan): Promise<void> {
     }),
   );
   const result: LoadResult = { seconds: (performance.now() - t0) / 1000, latencies, events, writes, notAcknowledged };
-  process.stdout.write(JSON.stringify(result) + "\n");
+  // Wait until written: runIfMain exits right after, and a pipe takes a large write in pieces.
+  await new Promise<void>((r) => process.stdout.write(JSON.stringify(result) + "\n", () => r()));
 }
 
 // ---------------------------------------------------------------- processes and proxies
@@ -305,7 +306,7 @@ function printPhase(result: LoadResult, remotePerQuery: number, faults?: FaultTi
   const total = sum(Object.fromEntries(KINDS.map((k) => [k, result.latencies[k].length])));
   const perQuery = Number.isNaN(remotePerQuery) ? "" : `; remote requests per query ${remotePerQuery.toFixed(2)}`;
   console.log(`total ${fmt.int(total)} requests in ${result.seconds.toFixed(1)} s = ${fmt.rate(total / result.seconds)} req/s${perQuery}; unexpected errors: ${unexpected.length}`);
-  for (const e of unexpected.slice(0, 5)) console.log(`  unexpected ${e.kind} error: ${e.sample}`);
+  for (const k of KINDS) for (const e of unexpected.filter((u) => u.kind === k).slice(0, 2)) console.log(`  unexpected ${k} error: ${e.sample}`);
 }
 
 async function missingWrites(databaseUrl: string, writes: { collection: string; permission?: string }[]): Promise<{ acknowledged: number; missing: number }> {
@@ -337,7 +338,7 @@ async function main(): Promise<void> {
     ccccc: await startLatencyProxy(ports.ccccc, LATENCY_MS),
   };
   const node = (id: string, name: string, port: number): Node => {
-    const remoteClusters = Object.fromEntries(["aaaaa", "bbbbb", "ccccc"].filter((o) => o !== id).map((o) => [o, { url: proxies[o].url, activateUsers: true, timeoutMs: 5000 }]));
+    const remoteClusters = Object.fromEntries(["aaaaa", "bbbbb", "ccccc"].filter((o) => o !== id).map((o) => [o, { url: proxies[o].url, activateUsers: true }]));
     const configFile = writeConfig(dir, name, { clusterId: id, listen: `127.0.0.1:${port}`, systemRootToken: ROOT(id), databaseUrl: databases[id].databaseUrl, remoteClusters });
     return { id, name, port, configFile };
   };

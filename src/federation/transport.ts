@@ -70,15 +70,31 @@ export async function callRemote<T>(
   });
 }
 
+/** Socket errors of a kept-alive connection the other side (or a balancer in front of it) closed. */
+const STALE_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+function isStaleConnection(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: string } }).cause;
+  return (e as Error).name !== "TimeoutError" && STALE_CONNECTION.has(cause?.code ?? "");
+}
+
 async function send<T>(deps: TransportDeps, target: RemoteCluster, headers: Record<string, string>, operation: string, query: string, variables: Record<string, unknown>): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(`${target.url}/graphql`, {
+  const post = () =>
+    fetch(`${target.url}/graphql`, {
       method: "POST",
       headers,
       body: JSON.stringify({ query, variables, operationName: operation }),
       signal: AbortSignal.timeout(target.timeoutMs),
       redirect: "error", // a cluster answers itself; never follow it elsewhere with a token
+    });
+  let res: Response;
+  try {
+    // A read cut off on a pooled connection (a replica behind a balancer restarted, a peer closed
+    // an idle socket as we reused it) is asked once more on a fresh one; a mutation is not, since
+    // it may have been carried out.
+    res = await post().catch((e: unknown) => {
+      if (isStaleConnection(e) && !/^\s*mutation\b/.test(query)) return post();
+      throw e;
     });
   } catch (e) {
     const timedOut = (e as Error).name === "TimeoutError";

@@ -211,6 +211,7 @@ describe("tokens across clusters", () => {
       const list = await gql(e.url, `{ collections(clusters: ["bbbbb", "ddddd"], first: 3) { nodes { uuid } failedClusters { cluster code } } }`, {}, alice.token);
       expect(list.data!.collections.failedClusters).toEqual([{ cluster: "ddddd", code: "UNAVAILABLE" }]);
       expect(list.errors?.map((x) => x.extensions?.cluster)).toEqual(["ddddd"]);
+      expect(list.errors![0].message).toBe("cluster ddddd did not answer within 300 ms"); // named once, not "cluster ddddd: cluster ddddd …"
     } finally {
       await e.stop();
       hanging.closeAllConnections();

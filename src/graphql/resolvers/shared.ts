@@ -14,8 +14,11 @@ export async function one<T>(what: string, uuid: string, get: (uuids: string[]) 
 
 /** A page as a GraphQL connection; clusters that failed are also reported in `errors`. */
 export function connection<T>(ctx: RequestContext, page: Page<T>) {
-  for (const f of page.failedClusters)
-    ctx.reported.push(apiError(f.code as ErrorCode, `cluster ${f.cluster}: ${f.message}`, { cluster: f.cluster }));
+  for (const f of page.failedClusters) {
+    // Messages made by the transport already begin with the cluster's name.
+    const message = f.message.startsWith(`cluster ${f.cluster}`) ? f.message : `cluster ${f.cluster}: ${f.message}`;
+    ctx.reported.push(apiError(f.code as ErrorCode, message, { cluster: f.cluster }));
+  }
   return {
     nodes: page.nodes,
     pageInfo: { endCursor: encodeCursor(page.endCursor), hasNextPage: page.hasNextPage },
