@@ -16,7 +16,7 @@ import { isSaltedSecret, parseToken } from "../auth/tokenString";
 import { codeOf, forbidden, notFound } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
-import { wrappingTokenCluster } from "../secrets/wrappingToken";
+import { wrappingTokenCluster, wrappingTokenNotFound } from "../secrets/wrappingToken";
 import type { ClusterRegistry } from "./registry";
 import { remoteCluster } from "./remoteClient";
 import type { TransportDeps } from "./transport";
@@ -314,19 +314,21 @@ export class FederationRouter implements ClusterApi {
   secretUpdate: ClusterApi["secretUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).secretUpdate(c, uuid, input);
   secretDelete: ClusterApi["secretDelete"] = (c, uuid) => this.backend(clusterOf(uuid)).secretDelete(c, uuid);
   secretValue: ClusterApi["secretValue"] = async (c, uuid, version) =>
-    this.answeredValue(clusterOf(uuid), await this.backend(clusterOf(uuid)).secretValue(c, uuid, version), (v) => v.uuid === uuid && (version === null || v.version === version));
+    this.answeredValue(clusterOf(uuid), await this.backend(clusterOf(uuid)).secretValue(c, uuid, version), (v) => v.uuid === uuid && (version === null || v.version === version), () => notFound("secret", uuid));
   secretWrap: ClusterApi["secretWrap"] = (c, uuid, version, ttl) => this.backend(clusterOf(uuid)).secretWrap(c, uuid, version, ttl);
   /** A wrapping token names the cluster that holds it. */
   secretUnwrap: ClusterApi["secretUnwrap"] = async (c, token) => {
     const home = wrappingTokenCluster(token) ?? this.selfId;
-    return this.answeredValue(home, await this.backend(home).secretUnwrap(c, token), (v) => clusterOf(v.uuid) === home);
+    return this.answeredValue(home, await this.backend(home).secretUnwrap(c, token), () => true, wrappingTokenNotFound);
   };
   wrappingLookup: ClusterApi["wrappingLookup"] = (c, token) => this.backend(wrappingTokenCluster(token) ?? this.selfId).wrappingLookup(c, token);
 
-  /** A value another cluster answered must be the one asked for, of its own secret; otherwise NOT_FOUND. */
-  private answeredValue(cluster: string, v: SecretValueRecord, asked: (v: SecretValueRecord) => boolean): SecretValueRecord {
-    if (cluster === this.selfId || (clusterOf(v.uuid) === cluster && Number.isInteger(v.version) && typeof v.value === "string" && asked(v))) return v;
+  /** A value another cluster answered must be a value of its own secret, the one asked for; otherwise `refusal` (NOT_FOUND). */
+  private answeredValue(cluster: string, v: SecretValueRecord | null, asked: (v: SecretValueRecord) => boolean, refusal: () => Error): SecretValueRecord {
+    if (cluster === this.selfId) return v!;
+    const wellFormed = v !== null && typeof v === "object" && typeof v.uuid === "string" && Number.isInteger(v.version) && typeof v.value === "string";
+    if (wellFormed && clusterOf(v.uuid) === cluster && kindOf(v.uuid) === "secret" && asked(v)) return { uuid: v.uuid, version: v.version, value: v.value };
     this.countDropped(cluster, 1);
-    throw notFound("secret", v.uuid);
+    throw refusal();
   }
 }

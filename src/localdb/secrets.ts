@@ -17,7 +17,7 @@ import { levelOn, secretReadable } from "../permissions/access";
 import { lockPermissionGraph } from "../permissions/closure";
 import type { ClusterConfig } from "../config/config";
 import { SecretKeyring } from "../secrets/keyring";
-import { newWrappingToken, wrappingTokenHash } from "../secrets/wrappingToken";
+import { newWrappingToken, wrappingTokenHash, wrappingTokenNotFound } from "../secrets/wrappingToken";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
 import { requireWritableOwner } from "./owners";
@@ -192,9 +192,6 @@ export async function secretWrap(ctx: LocalContext, c: Caller, uuid: string, ver
   });
 }
 
-/** Used, expired and unknown tokens fail alike. */
-const wrapNotFound = () => apiError(ErrorCode.NOT_FOUND, "wrapping token not found (used, expired, or never issued)");
-
 /**
  * The wrapped value, once: one conditional UPDATE claims the token (a concurrent claim waits
  * for this one's row lock, then finds it taken), in the transaction that reads the value, so a
@@ -217,12 +214,12 @@ export async function secretUnwrap(ctx: LocalContext, c: Caller | null, token: s
   const known = await ctx.prisma.secretWrap.findUnique({ where: { tokenHash: hash }, select: { secretUuid: true, unwrappedAt: true } });
   const reason = !known ? "unknown" : known.unwrappedAt ? "used" : "expired";
   await audit(ctx.prisma, ctx.clusterId, { type: "secret_unwrap_failed", objectUuid: known?.secretUuid, actorUuid: reader.actorUuid, properties: { ...reader.properties, reason, ...(known ? { wrap: hash.slice(0, 16) } : {}) } });
-  throw wrapNotFound();
+  throw wrappingTokenNotFound();
 }
 
 /** What a wrapping token is for, to whoever holds it: never the value. */
 export async function wrappingLookup(ctx: LocalContext, token: string): Promise<WrappingInfoRecord> {
   const row = await ctx.prisma.secretWrap.findUnique({ where: { tokenHash: wrappingTokenHash(token) } });
-  if (!row) throw wrapNotFound();
+  if (!row) throw wrappingTokenNotFound();
   return { secretUuid: row.secretUuid, version: row.version, creatorUuid: row.creatorUuid, createdAt: row.createdAt, expiresAt: row.expiresAt, unwrapped: row.unwrappedAt !== null };
 }
