@@ -239,3 +239,13 @@ describe("first-hour settings: log level, remote URLs, explorer, CORS, TLS", () 
     expect(problem({ tls: { certFile: join(dir, "missing.pem"), keyFile: join(dir, "missing.key") } })).toMatch(/tls\.certFile: cannot read this file/);
   });
 });
+
+describe("containers settings", () => {
+  it("defaults to 10 dispatch attempts and a 7-day runtime token TTL, and names a bad value's key", () => {
+    expect(parseConfig({}).containers).toEqual({ maxDispatchAttempts: 10, runtimeTokenTTL: 7 * 86_400 });
+    expect(parseConfig({ containers: { maxDispatchAttempts: 2 } }).containers).toEqual({ maxDispatchAttempts: 2, runtimeTokenTTL: 7 * 86_400 });
+    expect(problem({ containers: { maxDispatchAttempts: 0 } })).toMatch(/containers\.maxDispatchAttempts/);
+    expect(problem({ containers: { runtimeTokenTTL: 1.5 } })).toMatch(/containers\.runtimeTokenTTL/);
+    expect(problem({ containers: { maxAttempts: 3 } })).toMatch(/containers\.maxAttempts: unknown key/);
+  });
+});
