@@ -388,6 +388,18 @@ describe("runtime tokens", () => {
     expect(await rowCounts()).toEqual(before);
   });
 
+  it("takes a runtime token on an uncommitted request's update (validated likewise), not after commit", async () => {
+    const rt = (await ok(gql(z.url, `mutation { createToken(input: {}) { uuid token } }`, {}, bob.token))).createToken;
+    const cr = await created(alice.token, spec());
+    expect(cr.hasRuntimeToken).toBe(false);
+    expectError(await gql(z.url, UPDATE, { u: cr.uuid, i: { runtimeToken: `${rt.token.slice(0, -4)}zzzz` } }, alice.token), "BAD_USER_INPUT", /runtimeToken/);
+    expect((await request(cr.uuid)).hasRuntimeToken).toBe(false);
+    const withToken = (await ok(gql(z.url, UPDATE, { u: cr.uuid, i: { runtimeToken: rt.token, state: "Committed", priority: 1 } }, alice.token))).updateContainerRequest;
+    expect(withToken.hasRuntimeToken).toBe(true);
+    expect((await container(withToken.containerUuid)).runtimeUserUuid).toBe(bob.uuid);
+    expectError(await gql(z.url, UPDATE, { u: cr.uuid, i: { runtimeToken: rt.token } }, alice.token), "CONFLICT", /is Committed: runtimeToken/);
+  });
+
   it("gives the container a child of a local runtime token, bound to it, never the runtime token; scrubs it when final", async () => {
     const rt = (await ok(gql(z.url, `mutation { createToken(input: {}) { uuid token } }`, {}, alice.token))).createToken;
     const cr = await committed(alice.token, { runtimeToken: rt.token });
