@@ -148,31 +148,38 @@ export class ContainerRun {
   /** The log collection, then the end: Complete with the exit code, or Cancelled (killed, or stopped here). */
   private async finish(asContainer: GraphQLRun, child: RunningChild, status: ExitStatus): Promise<void> {
     const uuid = this.container.uuid;
-    if (this.stopping !== "container cancelled" && this.stopping !== "lock lost") {
-      try {
-        const logUuid = await createLogCollection(asContainer, logCollection(uuid, child.logFiles()));
-        log.info("container log saved", { containerUuid: uuid, collectionUuid: logUuid });
-      } catch (e) {
-        log.warn("cannot save the container's log", { containerUuid: uuid, error: (e as Error).message });
-      }
-    }
-    if (this.stopping) {
-      if (this.stopping !== "container cancelled" && this.stopping !== "lock lost") await this.cancel(asContainer, `stopped: ${this.stopping}`);
+    // Cancelled elsewhere or no longer ours: its token is dead, nothing more to record.
+    if (this.stopping === "container cancelled" || this.stopping === "lock lost") {
       log.info("container stopped", { containerUuid: uuid, reason: this.stopping, status: statusText(status) });
-    } else if (status.signal) {
-      await this.cancel(asContainer, `the process was ${statusText(status)}`);
-    } else {
-      await setContainer(asContainer, uuid, { exitCode: status.exitCode, state: "Complete" });
+      return;
+    }
+    const logUuid = await this.saveLog(asContainer, child);
+    if (this.stopping) await this.cancel(asContainer, `stopped: ${this.stopping}`, logUuid);
+    else if (status.signal) await this.cancel(asContainer, `the process was ${statusText(status)}`, logUuid);
+    else {
+      await setContainer(asContainer, uuid, { exitCode: status.exitCode, state: "Complete", log: logUuid });
       log.info("container complete", { containerUuid: uuid, exitCode: status.exitCode });
     }
   }
 
-  /** Cancelled, with runtimeStatus.error saying why: with the container's token, else the dispatcher's. */
-  private async cancel(asContainer: GraphQLRun, why: string): Promise<void> {
+  /** The log collection's uuid; undefined when it could not be saved (the end is still recorded). */
+  private async saveLog(asContainer: GraphQLRun, child: RunningChild): Promise<string | undefined> {
     const uuid = this.container.uuid;
-    const input = { state: "Cancelled", runtimeStatus: { error: why } };
     try {
-      await setContainer(asContainer, uuid, input);
+      const logUuid = await createLogCollection(asContainer, logCollection(uuid, child.logFiles()));
+      log.info("container log saved", { containerUuid: uuid, collectionUuid: logUuid });
+      return logUuid;
+    } catch (e) {
+      log.warn("cannot save the container's log", { containerUuid: uuid, error: (e as Error).message });
+      return undefined;
+    }
+  }
+
+  /** Cancelled, with runtimeStatus.error saying why: with the container's token, else (the dispatcher's) the state alone. */
+  private async cancel(asContainer: GraphQLRun, why: string, logUuid?: string): Promise<void> {
+    const uuid = this.container.uuid;
+    try {
+      await setContainer(asContainer, uuid, { state: "Cancelled", runtimeStatus: { error: why }, log: logUuid });
     } catch {
       await setContainer(this.s.gql, uuid, { state: "Cancelled" });
     }

@@ -70,7 +70,7 @@ export async function containerStatus(gql: GraphQLRun, uuid: string): Promise<Co
 export async function setContainer(
   gql: GraphQLRun,
   uuid: string,
-  input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown> },
+  input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown>; log?: string },
 ): Promise<void> {
   await gql(`mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { uuid } }`, { u: uuid, i: input });
 }

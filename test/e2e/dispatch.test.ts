@@ -105,12 +105,15 @@ const finalState = (uuid: string) => eventually(`container ${uuid} to end`, asyn
   return c.state === "Complete" || c.state === "Cancelled" ? c : undefined;
 });
 
-/** The log collection of a container, as its requester reads it. */
-async function logOf(containerUuid: string): Promise<{ manifestText: string; portableDataHash: string; properties: { files: Record<string, string>; container_uuid: string } }> {
-  const { collections } = await ok(gql(z.url, `{ collections(first: 1000) { nodes { manifestText portableDataHash properties } } }`, {}, alice.token));
-  const found = collections.nodes.filter((n: { properties: { container_uuid?: string } }) => n.properties.container_uuid === containerUuid);
-  expect(found).toHaveLength(1);
-  return found[0];
+type LogView = { uuid: string; manifestText: string; portableDataHash: string; properties: { files: Record<string, string>; container_uuid: string } };
+
+/** The log collection of a finished request (its logUuid, the container's log), as its requester reads it. */
+async function logOf(request: string): Promise<LogView> {
+  const { containerRequest: cr } = await ok(gql(z.url, `query($u: ID!) { containerRequest(uuid: $u) { logUuid container { uuid log } } }`, { u: request }, alice.token));
+  expect(cr.logUuid).toBe(cr.container.log);
+  const { collection } = await ok(gql(z.url, `query($u: ID!) { collection(uuid: $u) { uuid manifestText portableDataHash properties } }`, { u: cr.logUuid }, alice.token));
+  expect(collection.properties.container_uuid).toBe(cr.container.uuid);
+  return collection;
 }
 
 const PROBE = `
@@ -150,7 +153,7 @@ describe("fedgate dispatch", () => {
     expect(existsSync(probe.cwd)).toBe(false); // the working directory went with the run
     expect(probe.argv.split("\0")).toContain("an argument");
 
-    const log = await logOf(uuid);
+    const log = await logOf(request);
     expect(log.properties.files).toEqual({ "stdout.txt": "hello on stdout\n", "stderr.txt": "hello on stderr\n" });
     expect(log.manifestText).toMatch(/^\. [0-9a-f]{32}\+16 [0-9a-f]{32}\+16 0:16:stderr\.txt 16:16:stdout\.txt\n$/);
 
@@ -168,19 +171,19 @@ describe("fedgate dispatch", () => {
   });
 
   it("records a failing command's exit code and its stderr (Complete, not retried)", async () => {
-    const { container: uuid } = await submit([process.execPath, "-e", `console.error("it broke"); process.exit(3)`]);
+    const { request, container: uuid } = await submit([process.execPath, "-e", `console.error("it broke"); process.exit(3)`]);
     const d = startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]);
     expect(await d.exited).toBe(0);
     expect(await container(uuid)).toMatchObject({ state: "Complete", exitCode: 3 });
-    expect((await logOf(uuid)).properties.files["stderr.txt"]).toBe("it broke\n");
+    expect((await logOf(request)).properties.files["stderr.txt"]).toBe("it broke\n");
   });
 
   it("a command that does not exist completes with 127 and says why in its log", async () => {
-    const { container: uuid } = await submit(["/nonexistent/tool", "--flag"]);
+    const { request, container: uuid } = await submit(["/nonexistent/tool", "--flag"]);
     const d = startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]);
     expect(await d.exited).toBe(0);
     expect(await container(uuid)).toMatchObject({ state: "Complete", exitCode: 127 });
-    expect((await logOf(uuid)).properties.files["stderr.txt"]).toMatch(/cannot run "\/nonexistent\/tool": ENOENT/);
+    expect((await logOf(request)).properties.files["stderr.txt"]).toMatch(/cannot run "\/nonexistent\/tool": ENOENT/);
   });
 
   /** A command that records its pid, ignores SIGTERM and would run for ever. */
@@ -207,7 +210,7 @@ describe("fedgate dispatch", () => {
     const c = await container(uuid);
     expect(c.state).toBe("Cancelled");
     expect(c.runtimeStatus?.error).toBe("stopped: priority 0");
-    expect((await logOf(uuid)).properties.files["stdout.txt"]).toBe("got SIGTERM\n");
+    expect((await logOf(request)).properties.files["stdout.txt"]).toBe("got SIGTERM\n");
   });
 
   it("a process killed from outside leaves its container Cancelled, saying so", async () => {
