@@ -41,7 +41,7 @@ export const secretResolvers = {
   },
   Mutation: {
     createSecret: (_: unknown, a: { input: CreateSecretInput }, ctx: RequestContext) => {
-      if (!a.input.name.trim()) throw badInput("input.name: must not be blank");
+      nameArg(a.input.name);
       valueArg(a.input.value);
       return ctx.api.secretCreate(callerOf(ctx), { ...a.input, ownerUuid: ownerArg(a.input.ownerUuid, "input.ownerUuid") });
     },
