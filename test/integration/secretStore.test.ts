@@ -104,6 +104,9 @@ describe("access", () => {
     expect((await okAs(bob, UPDATE, { u, i: { value: "bob-writes-v2" } })).updateSecret.currentVersion).toBe(2);
     expect(codes(await as(bob, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid } }`, { u }))).toEqual(["FORBIDDEN"]);
     expect(codes(await as(bob, GRANT, { h: u, t: carol.uuid, l: "can_write" }))).toEqual(["FORBIDDEN"]);
+    // Nor can a writer raise itself: granting needs can_manage, whoever the grantee.
+    expect(codes(await as(bob, GRANT, { h: u, t: bob.uuid, l: "can_manage" }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await as(bob, `mutation($u: ID!) { updatePermission(uuid: $u, level: "can_manage") { uuid } }`, { u: link }))).toEqual(["FORBIDDEN"]);
 
     await okAs(alice, `mutation($u: ID!) { revokePermission(uuid: $u) { uuid } }`, { u: link });
     expect(codes(await valueOf(bob, u))).toEqual(["NOT_FOUND"]);
@@ -266,6 +269,9 @@ describe("across clusters", () => {
     expect((await ok(gql(a.url, `query($u: ID!) { secret(uuid: $u) { cluster versions { version } } }`, { u }, ann.token))).secret).toEqual({ cluster: "bbbbb", versions: [{ version: 1 }] });
     expect((await ok(gql(a.url, `{ secrets(clusters: ["aaaaa", "bbbbb"]) { nodes { uuid } } }`, {}, ann.token))).secrets.nodes).toEqual([{ uuid: u }]);
     expect((await ok(gql(a.url, UPDATE, { u, i: { value: "cross-cluster-v2" } }, ann.token))).updateSecret.currentVersion).toBe(2);
+    // A writer through the project cannot grant, not even itself, from its own cluster either.
+    expect(codes(await gql(a.url, GRANT, { h: u, t: ann.uuid, l: "can_manage" }, ann.token))).toEqual(["FORBIDDEN"]);
+    expect(codes(await gql(a.url, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid } }`, { u }, ann.token))).toEqual(["FORBIDDEN"]);
     // The read is audited where the secret lives, naming Ann.
     const reads = await b.db.prisma.auditLog.findMany({ where: { objectUuid: u, eventType: "secret_read" } });
     expect(reads.map((r) => r.actorUuid)).toEqual([ann.uuid]);
