@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { parseConfig } from "./config/config";
 import { startCluster, type RunningCluster } from "./cluster";
 import { httpGraphQL, type GraphQLRun } from "./graphqlClient";
+import { demoOutcome, startDemoDispatchers, submitDemoContainer } from "./demoContainers";
 
 const CLUSTERS = ["login", "east1", "west1"] as const;
 
@@ -102,7 +103,9 @@ function curl(url: string, tokenVar: string, query: string): string {
 export async function runDemo(o: DemoOptions): Promise<void> {
   const basePort = o.basePort ?? Number(process.env.FEDGATE_DEMO_BASE_PORT ?? 8001);
   const clusters = await startClusters(basePort);
+  const dispatchers = startDemoDispatchers(Object.values(clusters));
   o.onSignals(async () => {
+    await dispatchers.stop(); // what they run is cancelled while the clusters can still record it
     await Promise.all(Object.values(clusters).map((c) => c.close()));
   });
   const loginRoot = httpGraphQL(clusters.login.url, clusters.login.config.systemRootToken);
@@ -114,6 +117,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const scoped = await httpGraphQL(clusters.login.url, alice.token)<{ createToken: { token: string } }>(
     `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] }) { token } }`,
   );
+  // The container part must not keep the rest of the demo from starting.
+  const job = await submitDemoContainer(httpGraphQL(clusters.login.url, alice.token), "east1", projects.login, "login reads").catch((e: Error) => e);
 
   explorerBanner.text = [
     "Demo tokens, issued by the login cluster and valid on every cluster (paste one as \"Authorization: Bearer <token>\"):",
@@ -161,8 +166,30 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `  ${curl(login, "ALICE", `{ a: project(uuid: "${projects.east1}") { name } b: project(uuid: "${projects.west1}") { name } }`)} -H 'x-fedgate-stats: 1'`,
     `  curl -s ${login}/metrics | grep fedgate_remote_requests_total`,
     "",
+    "Containers (one dispatcher per cluster runs them as local processes):",
+    ...(job instanceof Error
+      ? [`  the demo container could not be submitted: ${job.message}`]
+      : [
+          `  alice asked login for a container on east1 that reads her collection ${job.inputUuid} on login: request ${job.requestUuid}`,
+          "  # follow it (asked on login, answered by east1): the request, its container, its log collection",
+          `  ${curl(login, "ALICE", `{ containerRequest(uuid: "${job.requestUuid}") { state logUuid container { state exitCode runtimeStatus } } }`)}`,
+          "  # its stdout and stderr (put the logUuid from above in place of LOG_UUID)",
+          `  ${curl(login, "ALICE", '{ collection(uuid: "LOG_UUID") { manifestText properties } }')}`,
+        ]),
+    "",
     "Press Ctrl-C to stop.",
     "",
   ];
   process.stdout.write(lines.join("\n"));
+  if (!(job instanceof Error)) await reportDemoContainer(httpGraphQL(clusters.login.url, alice.token), job.requestUuid);
+}
+
+/** One line once the demo container has ended (its log's text), after the banner. */
+async function reportDemoContainer(asAlice: GraphQLRun, requestUuid: string): Promise<void> {
+  const outcome = await demoOutcome(asAlice, requestUuid, 60_000).catch(() => undefined);
+  process.stdout.write(
+    outcome
+      ? `\nDemo container ${outcome.state} (exit code ${outcome.exitCode}): ${(outcome.stdout || outcome.stderr).trim()}\n`
+      : "\nDemo container: no end seen within 60 s (follow it with the query above).\n",
+  );
 }
