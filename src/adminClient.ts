@@ -42,7 +42,10 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
   const hints = new RevocationPush(db.prisma, registry, transport, { retrySeconds: config.federation.hintRetrySeconds, maxBackoffSeconds: config.federation.hintMaxBackoffSeconds });
   const box = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
   const tokens = new LocalTokens(db.prisma, config.clusterId, box, 0, hints, clusterBusOf(config) ?? NO_REPLICAS);
-  const auth = new Authenticator({ clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1 });
+  const auth = new Authenticator({
+    clusterId: config.clusterId, systemRootToken: config.systemRootToken, localTokens: tokens, saltedLookupsPerMinute: 1,
+    rootIsCurrent: config.generatedRootToken ? undefined : () => tokens.rootIsCurrent(config.systemRootToken),
+  });
   const principal = await auth.authenticate(config.systemRootToken);
   const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config), containers: containerDeps(config, tokens, box, auth) });
   const caller = { principal, token: config.systemRootToken };

@@ -53,7 +53,8 @@ export async function prepareDatabase(config: ClusterConfig): Promise<Database> 
     const root = systemUser(config.clusterId);
     // ON CONFLICT DO NOTHING: replicas starting at once would race a read-then-insert upsert.
     await db.prisma.user.createMany({ data: [root], skipDuplicates: true });
-    await storeRootTokenRecord(db.prisma, config.clusterId);
+    const box = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
+    await storeRootTokenRecord(db.prisma, config.clusterId, box, config.generatedRootToken ? null : config.systemRootToken);
     return db;
   } catch (e) {
     await db.close();
@@ -104,6 +105,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     knowsCluster: (id) => registry.find(id) !== undefined,
     saltedLookupsPerMinute: config.limits.remoteValidationsPerMinute,
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
+    rootIsCurrent: config.generatedRootToken ? undefined : () => localTokens.rootIsCurrent(config.systemRootToken),
   });
   const local = localCluster({
     prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),

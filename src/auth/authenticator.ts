@@ -29,6 +29,11 @@ export interface AuthenticatorOptions {
   knowsCluster?: (id: string) => boolean;
   /** Salted look-ups of one token one asserted caller cluster may make per minute (cache misses). */
   saltedLookupsPerMinute: number;
+  /**
+   * Whether systemRootToken is still the cluster's current one (another process of it may have
+   * started with a new one). Absent: not checked (a root token generated for one run).
+   */
+  rootIsCurrent?: () => Promise<boolean>;
   /** Told when a cluster validated one of our tokens (so a revocation can be pushed to it). */
   onSaltedUse?: (tokenUuid: string, cluster: string) => Promise<void>;
 }
@@ -51,8 +56,11 @@ export class Authenticator {
 
   /** `forwardedFor`: the X-Fedgate-Forwarded-For header, naming the cluster that sent the request. */
   async authenticate(token: string, forwardedFor?: string): Promise<Principal> {
-    if (sameSecret(token, this.o.systemRootToken))
+    if (sameSecret(token, this.o.systemRootToken)) {
+      if (this.o.rootIsCurrent && !(await this.o.rootIsCurrent()))
+        throw unauthenticated("this systemRootToken has been replaced: a process of this cluster started with another one");
       return { user: this.systemUser, isRoot: true, token: null, scopeSets: [null] };
+    }
     const parsed = parseToken(token);
     if (!parsed) throw unauthenticated("malformed token: expected v2/<uuid>/<secret>");
     const home = clusterOf(parsed.uuid);

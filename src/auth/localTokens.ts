@@ -65,10 +65,25 @@ export function rootTokenRecord(clusterId: string): TokenRecord {
   return { uuid: rootTokenUuid(clusterId), userUuid: `${clusterId}-${INFIX.user}-000000000000000`, scopes: null, clusterScopes: null, expiresAt: null, revokedAt: null, createdAt: new Date(0) };
 }
 
-/** Stores the root token's record (no secret: nothing presented as v2/<its uuid>/… ever verifies). */
-export async function storeRootTokenRecord(prisma: Pick<PrismaClient, "apiToken">, clusterId: string): Promise<void> {
+/**
+ * The root record keeps a keyed digest of the root token (not the token: nothing presented as
+ * v2/<its uuid>/… ever verifies, as no sealed secret opens), so that every replica can tell
+ * whether its systemRootToken is still the current one.
+ */
+function rootFingerprint(box: SecretBox, systemRootToken: string): string {
+  return `root:${box.digest(systemRootToken, "system root token")}`;
+}
+
+/**
+ * At start: the root token's record, naming a configured systemRootToken as the current one
+ * (a previous one stops working at once). A root token generated for one run (null here)
+ * names nothing and is not checked against the record.
+ */
+export async function storeRootTokenRecord(prisma: Pick<PrismaClient, "apiToken">, clusterId: string, box: SecretBox, systemRootToken: string | null): Promise<void> {
   const r = rootTokenRecord(clusterId);
-  await prisma.apiToken.createMany({ data: [{ uuid: r.uuid, userUuid: r.userUuid, secretSealed: "", createdAt: r.createdAt }], skipDuplicates: true });
+  const secretSealed = systemRootToken === null ? "" : rootFingerprint(box, systemRootToken);
+  await prisma.apiToken.createMany({ data: [{ uuid: r.uuid, userUuid: r.userUuid, secretSealed, createdAt: r.createdAt }], skipDuplicates: true });
+  if (systemRootToken !== null) await prisma.apiToken.updateMany({ where: { uuid: r.uuid, NOT: { secretSealed } }, data: { secretSealed } });
 }
 
 /** Tells other clusters to drop what they cached about revoked tokens (src/federation/revocations.ts). */
@@ -106,6 +121,12 @@ export class LocalTokens implements TokenCaches {
 
   forget(uuid: string): void {
     this.cache.forget(uuid);
+  }
+
+  /** Whether `systemRootToken` is still the one the root record names (another replica may have started with a new one). */
+  async rootIsCurrent(systemRootToken: string): Promise<boolean> {
+    const row = await this.prisma.apiToken.findUnique({ where: { uuid: rootTokenUuid(this.clusterId) }, select: { secretSealed: true } });
+    return row?.secretSealed === rootFingerprint(this.box, systemRootToken);
   }
 
   forgetAll(): void {

@@ -5,7 +5,7 @@
  * The secret itself (not a hash) is needed because a salted token is checked against
  * HMAC-SHA1(secret, caller cluster id) for any caller.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
 
 const VERSION = "s1";
 
@@ -23,6 +23,14 @@ export class SecretBox {
   static fromKey(key: Buffer): SecretBox {
     if (key.length !== 32) throw new Error("a SecretBox key must be 32 bytes");
     return new SecretBox(Buffer.from(key));
+  }
+
+  /**
+   * A keyed digest of `text` for `purpose`: it tells whether a value is the one digested, and
+   * without the key (which never goes to the database) it cannot be guessed from a copy of it.
+   */
+  digest(text: string, purpose: string): string {
+    return createHmac("sha256", this.key).update(purpose).update("\u0000").update(text).digest("hex");
   }
 
   seal(secret: string, tokenUuid: string): string {

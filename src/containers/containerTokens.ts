@@ -35,6 +35,8 @@ export interface ContainerForToken {
   mounts: Record<string, unknown>;
   /** The dispatcher's token uuid, recorded as the lock holder. */
   lockedByUuid: string;
+  /** The dispatcher's user, audited as the new token's creator. */
+  actorUuid: string;
 }
 
 /** A minted token, or why none can be (the runtime token was revoked or has expired: the container cannot run). */
@@ -48,7 +50,7 @@ export async function mintContainerToken(tx: Tx, deps: ContainerTokenDeps, c: Co
   const minted = await deps.tokens.mintBound(
     tx,
     { userUuid: c.runtimeUserUuid, scopes: c.runtimeAuthScopes, clusterScopes: c.runtimeClusterScopes, expiresAt: null, parentUuid: null, containerUuid: c.uuid },
-    c.lockedByUuid,
+    c.actorUuid,
   );
   return { ok: true, auth: { ...minted, scopes: c.runtimeAuthScopes, clusterScopes: c.runtimeClusterScopes } };
 }
@@ -68,7 +70,7 @@ async function childOfLocalRuntimeToken(tx: Tx, deps: ContainerTokenDeps, c: Con
   const expiresAt = parent.expires_at && parent.expires_at < ttlEnd ? parent.expires_at : ttlEnd;
   const scopes = scopesFromJson(parent.scopes);
   const clusterScopes = clusterScopesFromJson(parent.cluster_scopes);
-  const minted = await deps.tokens.mintBound(tx, { userUuid: c.runtimeUserUuid, scopes, clusterScopes, expiresAt, parentUuid, containerUuid: c.uuid }, c.lockedByUuid);
+  const minted = await deps.tokens.mintBound(tx, { userUuid: c.runtimeUserUuid, scopes, clusterScopes, expiresAt, parentUuid, containerUuid: c.uuid }, c.actorUuid);
   return { ok: true, auth: { ...minted, scopes, clusterScopes } };
 }
 

@@ -90,7 +90,7 @@ export async function containerLock(ctx: LocalContext, c: Caller, uuid: string):
     if (ct.priority === 0) throw conflict(`container "${uuid}" is Queued with priority 0: no request wants it run`);
     const runtimeToken = ct.runtimeTokenSealed === null ? null : (deps.box.open(ct.runtimeTokenSealed, uuid) ?? null);
     const minted = await mintContainerToken(tx, deps, {
-      ...runtimeOf(ct), uuid, runtimeTokenUuid: ct.runtimeTokenUuid, runtimeToken, mounts: specOf(ct).mounts, lockedByUuid: holder,
+      ...runtimeOf(ct), uuid, runtimeTokenUuid: ct.runtimeTokenUuid, runtimeToken, mounts: specOf(ct).mounts, lockedByUuid: holder, actorUuid: c.principal.user.uuid,
     });
     if (!minted.ok) {
       await finishContainer(tx, deps, ct, "Cancelled", { runtimeStatus: { error: `cannot run: ${minted.reason}` } }, effects);

@@ -1,12 +1,15 @@
 /**
  * The system root token acts through a token record of its own, <cluster>-gj3su-000000000000000
  * (as Arvados): currentToken answers for it, a dispatcher using it is recorded by that uuid,
- * the record holds no secret, and a new systemRootToken replaces the old one at once: the
- * same database, restarted with another root token, refuses the old one.
+ * the record holds no secret (a keyed digest of the root token), and a new systemRootToken
+ * replaces the old one at once: once a process of the cluster started with another root token,
+ * the processes still configured with the old one refuse it, and so does a restart.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { storeRootTokenRecord } from "../../src/auth/localTokens";
+import { SecretBox } from "../../src/auth/secretBox";
 import { startCluster, type RunningCluster } from "../../src/cluster";
 import { parseConfig } from "../../src/config/config";
 import { codes, gql, ok } from "../helpers/federation";
@@ -15,6 +18,7 @@ import { createTestDatabase, type TestDatabaseUrl } from "../helpers/database";
 const OLD_ROOT = `old-root-${"o".repeat(40)}`;
 const NEW_ROOT = `new-root-${"n".repeat(40)}`;
 const RECORD = "aaaaa-gj3su-000000000000000";
+const KEY = "ab".repeat(32);
 
 let database: TestDatabaseUrl;
 let dataDir: string | undefined;
@@ -22,7 +26,7 @@ let running: RunningCluster | undefined;
 
 function start(systemRootToken: string): Promise<RunningCluster> {
   const storage = database.databaseUrl ? { databaseUrl: database.databaseUrl } : { dataDir };
-  return startCluster(parseConfig({ clusterId: "aaaaa", listen: "127.0.0.1:0", systemRootToken, tokens: { encryptionKey: "ab".repeat(32) }, ...storage }));
+  return startCluster(parseConfig({ clusterId: "aaaaa", listen: "127.0.0.1:0", systemRootToken, tokens: { encryptionKey: KEY }, ...storage }));
 }
 
 beforeAll(async () => {
@@ -44,7 +48,14 @@ it("answers currentToken for the root token, records it as lock holder, and forg
   const locked = (await ok(gql(first, `mutation($u: ID!) { lockContainer(uuid: $u) { lockedByUuid } }`, { u: cr.containerUuid }, OLD_ROOT))).lockContainer;
   expect(locked.lockedByUuid).toBe(RECORD);
   const row = await running.db.prisma.apiToken.findUnique({ where: { uuid: RECORD } });
-  expect(row).toMatchObject({ secretSealed: "", userUuid: "aaaaa-tpzed-000000000000000", revokedAt: null });
+  expect(row).toMatchObject({ userUuid: "aaaaa-tpzed-000000000000000", revokedAt: null });
+  expect(row!.secretSealed).not.toContain(OLD_ROOT);
+
+  // Another process of this cluster starts with a new root token: the old one stops at once, here too.
+  await storeRootTokenRecord(running.db.prisma, "aaaaa", SecretBox.fromConfig(KEY, NEW_ROOT), NEW_ROOT);
+  const refused = await gql(first, `{ currentToken { uuid } }`, {}, OLD_ROOT);
+  expect(codes(refused)).toEqual(["UNAUTHENTICATED"]);
+  expect(refused.errors![0].message).toMatch(/replaced/);
   await running.close();
   running = undefined;
 
