@@ -13,6 +13,8 @@ export interface TokenAuthority {
   /** null: valid on every cluster with its own scopes. */
   clusterScopes: ClusterScopes | null;
   expiresAt: Date | null;
+  /** The container the token is bound to (a container's token), if any. */
+  containerUuid?: string | null;
 }
 
 /**
@@ -20,10 +22,14 @@ export interface TokenAuthority {
  * undefined when the token is not valid there at all.
  * - the home cluster applies the token's own scopes;
  * - with cluster scopes, a listed cluster applies its entry intersected with the token's own,
- *   and an unlisted cluster refuses the token.
+ *   and an unlisted cluster refuses the token;
+ * - a container's token (bound to one) acts for its container, wherever that runs, not as its
+ *   home's own token: with cluster scopes its home too applies its entry (or refuses it). A
+ *   child minted by a runtime token's home for a container elsewhere thus reads only its
+ *   inputs there.
  */
 export function scopesOn(t: TokenAuthority, clusterId: string): ScopeSet[] | undefined {
-  if (clusterId === t.homeCluster || t.clusterScopes === null) return [t.scopes];
+  if ((clusterId === t.homeCluster && !t.containerUuid) || t.clusterScopes === null) return [t.scopes];
   const entry = t.clusterScopes[clusterId];
   return entry === undefined ? undefined : [t.scopes, entry];
 }

@@ -105,6 +105,31 @@ export function scopeSetCovers(outer: ScopeSet, inner: ScopeSet): boolean {
   );
 }
 
+/** The one scope allowing exactly what both allow, if any (a GET and a HEAD scope meet in HEAD). */
+function intersectScope(a: Scope, b: Scope): Scope | undefined {
+  const method = a.method === b.method ? a.method : methodAllows(a.method, b.method) ? b.method : methodAllows(b.method, a.method) ? a.method : undefined;
+  if (method === undefined) return undefined;
+  const [longer, shorter] = a.path.length >= b.path.length ? [a.path, b.path] : [b.path, a.path];
+  // Equal paths, or the longer one under the shorter prefix (exact or prefix itself).
+  const meet = longer === shorter || (shorter.endsWith("/") && pathAllows(shorter, longer));
+  return meet ? { method, path: longer } : undefined;
+}
+
+/**
+ * A scope set allowing exactly what both allow (always-allowed look-up aside), so that it is
+ * covered by each: what narrowing a token by another's scopes (never widening) produces.
+ */
+export function intersectScopeSets(a: ScopeSet, b: ScopeSet): ScopeSet {
+  if (a === null) return b;
+  if (b === null) return a;
+  const out: Scope[] = [];
+  for (const x of a) for (const y of b) {
+    const s = intersectScope(x, y);
+    if (s) out.push(s);
+  }
+  return scopesFromJson(scopesToJson(out));
+}
+
 /** An intersection of sets is covered when each outer set covers one of the inner sets. */
 export function intersectionCovers(outer: readonly ScopeSet[], inner: readonly ScopeSet[]): boolean {
   return outer.every((o) => inner.some((i) => scopeSetCovers(o, i)));
