@@ -42,11 +42,11 @@ export function requireRequestTransition(uuid: string, from: ContainerRequestSta
 
 type RequestField = keyof ContainerRequestFields;
 
-/** What may change once committed (Arvados: priority and bookkeeping, not what runs). */
-const AFTER_COMMIT: ReadonlySet<RequestField> = new Set(["priority", "containerCountMax", "name", "description", "properties", "state"]);
+/** What may change once committed (Arvados: priority and bookkeeping, not what runs); the state follows its own rules. */
+const AFTER_COMMIT: ReadonlySet<RequestField> = new Set(["priority", "containerCountMax", "name", "description", "properties"]);
 const WHEN_FINAL: ReadonlySet<RequestField> = new Set(["name", "description", "properties"]);
 
-/** Refuses a change to a field frozen in `state` (`changed`: the fields whose value differs). */
+/** Refuses a change to a field frozen in `state` (`changed`: the fields whose value differs, the state aside). */
 export function requireMutable(uuid: string, state: ContainerRequestState, changed: RequestField[]): void {
   if (state === "Uncommitted") return;
   const allowed = state === "Committed" ? AFTER_COMMIT : WHEN_FINAL;
