@@ -1,7 +1,10 @@
 /**
  * Dispatchers racing (PostgreSQL: PGlite runs one statement at a time and hides races).
  * Two dispatchers lock the same Queued container at once, many rounds: exactly one wins, the
- * other gets CONFLICT, never a 5xx. Then a storm on one container: both dispatchers lock,
+ * other gets CONFLICT, never a 5xx. A container's token in use by several clients (raw, without
+ * its 4th field, under varying X-Fedgate-Forwarded-For, which is part of the cache key) while
+ * the container ends: once the ending update has returned, no request with it succeeds. Then a
+ * storm on one container: both dispatchers lock,
  * fetch the auth and unlock in a loop while the requester changes priorities, identical
  * requests join it and it is finally cancelled: every refusal is a coded error, the requests
  * end Final, and no token of the container survives it.
@@ -12,6 +15,11 @@ import { codes, createUserWithToken, gql, ok, startTestCluster, type GqlResult, 
 const onPostgres = Boolean(process.env.DATABASE_URL);
 const ROUNDS = 40;
 const STORM_STEPS = 30;
+const RACE_ROUNDS = 15;
+/** Clients using one container's token at once, and the requests each still sends once the container has ended. */
+const USERS = 4;
+const AFTER_END = 6;
+const USES = [`{ currentContainer { uuid } }`, `{ viewer { uuid } }`, `mutation { createCollection(input: { name: "out" }) { uuid } }`];
 
 type User = { uuid: string; token: string; tokenUuid: string };
 
@@ -68,6 +76,37 @@ function badFailure(r: GqlResult, allowed: string[]): string | undefined {
     }
     expect(problems).toEqual([]);
   }, 120_000);
+
+  it(`refuses a container's token once its container has ended, however it was being used, ${RACE_ROUNDS} rounds`, async () => {
+    const problems: string[] = [];
+    for (let i = 0; i < RACE_ROUNDS; i++) {
+      const cr = (await ok(gql(z.url, CREATE, { i: spec(randomBytes(6).toString("hex")) }, alice.token))).createContainerRequest;
+      const d = dispatchers[i % 2];
+      await ok(gql(z.url, LOCK, { u: cr.containerUuid }, d.token));
+      const token: string = (await ok(gql(z.url, AUTH, { u: cr.containerUuid }, d.token))).containerAuth.token;
+      const forms = [token, token.split("/").slice(0, 3).join("/")];
+      await ok(gql(z.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Running" }) { state } }`, { u: cr.containerUuid }, token));
+      let ended = false;
+      let afterEnd = 0;
+      const user = async () => {
+        for (let n = 0; afterEnd < USERS * AFTER_END; n++) {
+          const sentAfterEnd = ended;
+          if (sentAfterEnd) afterEnd++;
+          const r = await gql(z.url, USES[n % USES.length], {}, forms[n % 2], n % 3 ? {} : { "x-fedgate-forwarded-for": `q${n % 10}qqq` });
+          if (!r.errors?.length && sentAfterEnd) problems.push(`round ${i}: ${USES[n % USES.length]} succeeded after the container ended`);
+          if (r.status >= 500) problems.push(`round ${i}: HTTP ${r.status}`);
+        }
+      };
+      const end = async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        const last = i % 2 ? { state: "Cancelled" } : { state: "Complete", exitCode: 0 };
+        await ok(gql(z.url, `mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { state } }`, { u: cr.containerUuid, i: last }, token));
+        ended = true;
+      };
+      await Promise.all([end(), ...Array.from({ length: USERS }, user)]);
+    }
+    expect(problems).toEqual([]);
+  }, 180_000);
 
   it(`keeps a container consistent under a storm of locks, unlocks, priority changes, joins and a cancel, ${STORM_STEPS} steps each`, async () => {
     const tag = randomBytes(6).toString("hex");
