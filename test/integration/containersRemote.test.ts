@@ -46,3 +46,24 @@ it("creates a request on another cluster, reads it and its container through eit
   expect(queue.nodes.map((n: { uuid: string }) => n.uuid)).toContain(there.containerUuid);
   expect(codes(await gql(a.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: there.containerUuid }, a.rootToken))).toEqual(["FORBIDDEN"]);
 });
+
+it("validates a runtime token of another cluster at its home: a revoked or forged one creates nothing", async () => {
+  const { aaaaa: a, bbbbb: b } = fed;
+  const mint = async () => (await ok(gql(a.url, `mutation { createToken(input: {}) { uuid token } }`, {}, alice.token))).createToken;
+  const good = await mint();
+  const revoked = await mint();
+  await ok(gql(a.url, `mutation($u: ID!) { revokeToken(uuid: $u) { uuid } }`, { u: revoked.uuid }, alice.token));
+  const create = `mutation($i: CreateContainerRequestInput!, $c: String) { createContainerRequest(input: $i, cluster: $c) { uuid hasRuntimeToken container { runtimeUserUuid } } }`;
+  const before = await b.db.prisma.containerRequest.count();
+  for (const [url, cluster] of [[b.url, null], [a.url, "bbbbb"]] as const)
+    for (const runtimeToken of [revoked.token, `${good.token.slice(0, -4)}zzzz`]) {
+      const r = await gql(url, create, { i: { ...spec("refused"), runtimeToken }, c: cluster }, alice.token);
+      expect(codes(r)).toEqual(["BAD_USER_INPUT"]);
+      expect(r.errors![0].message).toMatch(/runtimeToken: /);
+    }
+  expect(await b.db.prisma.containerRequest.count()).toBe(before);
+  const accepted = (await ok(gql(b.url, create, { i: { ...spec("accepted"), runtimeToken: good.token } }, alice.token))).createContainerRequest;
+  expect(accepted).toMatchObject({ hasRuntimeToken: true, container: { runtimeUserUuid: alice.uuid } });
+  const stored = await b.db.prisma.containerRequest.findUnique({ where: { uuid: accepted.uuid } });
+  expect(stored!.runtimeTokenUuid).toBe(good.uuid);
+});
