@@ -11,7 +11,7 @@ import { clusterScopesFromJson, clusterScopesToJson } from "../auth/authority";
 import { rootTokenUuid } from "../auth/localTokens";
 import { isAdmin, type Caller, type Principal } from "../auth/principal";
 import { scopesFromJson, scopesToJson } from "../auth/scopes";
-import { mintContainerToken } from "../containers/containerTokens";
+import { mintContainerToken, revokeContainerTokens } from "../containers/containerTokens";
 import { finishContainer, lockContainer, runtimeOf, type Effects } from "../containers/lifecycle";
 import { specOf, toContainerRecord } from "../containers/records";
 import { isActive, isFinal, requireContainerTransition } from "../containers/states";
@@ -135,7 +135,7 @@ export async function containerUnlock(ctx: LocalContext, c: Caller, uuid: string
     }
     // Its requests were cancelled while it was locked: back in the queue, nobody wants it.
     if (ct.priority === 0) return toContainerRecord(await finishContainer(tx, deps, ct, "Cancelled", {}, effects));
-    effects.revokedTokens.push(...(await deps.tokens.revokeBound(tx, uuid)));
+    effects.revokedTokens.push(...(await revokeContainerTokens(tx, deps, uuid)));
     const queued = await tx.container.update({
       where: { uuid },
       data: { state: "Queued", lockedByUuid: null, authUuid: null, authTokenSealed: null, authInfo: Prisma.DbNull },

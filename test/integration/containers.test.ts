@@ -414,7 +414,7 @@ describe("runtime tokens", () => {
     const ttl = new Date(auth.expiresAt).getTime() - Date.now();
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3600 * 1000);
-    expect((await ok(gql(z.url, `{ viewer { uuid } }`, {}, auth.token))).viewer.uuid).toBe(alice.uuid);
+    expect((await ok(gql(z.url, CURRENT, {}, auth.token))).currentContainer.uuid).toBe(cr.containerUuid);
 
     await ok(updateContainer(auth.token, cr.containerUuid, { state: "Running" }));
     const stored = await z.db.prisma.container.findUnique({ where: { uuid: cr.containerUuid } });

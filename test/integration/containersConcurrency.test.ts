@@ -19,7 +19,7 @@ const RACE_ROUNDS = 15;
 /** Clients using one container's token at once, and the requests each still sends once the container has ended. */
 const USERS = 4;
 const AFTER_END = 6;
-const USES = [`{ currentContainer { uuid } }`, `{ viewer { uuid } }`, `mutation { createCollection(input: { name: "out" }) { uuid } }`];
+const USES = [`{ currentContainer { uuid } }`, `{ currentToken { uuid } }`, `mutation { createCollection(input: { name: "out" }) { uuid } }`];
 
 type User = { uuid: string; token: string; tokenUuid: string };
 
