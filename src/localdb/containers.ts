@@ -1,7 +1,7 @@
 /**
  * Containers on the local database: read by admins, by their own token and by whoever can
  * read a request they run for; locked and unlocked by a dispatcher (an admin's token, told
- * apart by its uuid); changed by their own token (state, exitCode, output, progress,
+ * apart by its uuid); changed by their own token (state, exitCode, output, log, progress,
  * runtimeStatus) or by the dispatcher holding the lock (Running, Cancelled). Every operation
  * locks the container row first (src/containers/lifecycle.ts).
  */

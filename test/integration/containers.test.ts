@@ -114,6 +114,10 @@ describe("container requests", () => {
       [{ mounts: ["/out"] }, /input\.mounts/],
       [{ state: "Final" }, /input\.state/],
       [{ runtimeToken: "not-a-token" }, /runtimeToken/],
+      [{ mounts: { "/out": { kind: "tmp", padding: "x".repeat(70_000) } } }, /input\.mounts: at most 65536 bytes/],
+      [{ command: Array.from({ length: 1001 }, () => "a") }, /input\.command: at most 1000/],
+      [{ name: "n".repeat(5000) }, /input\.name: at most 4096/],
+      [{ runtimeClusterScopes: [{ cluster: "AAAAA", scopes: [] }] }, /input\.runtimeClusterScopes\[0\]\.cluster/],
     ];
     for (const [override, pattern] of cases) expectError(await create(alice.token, { ...spec(), ...override }), "BAD_USER_INPUT", pattern);
   });
