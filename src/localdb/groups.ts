@@ -116,7 +116,8 @@ export async function groupDelete(ctx: LocalContext, c: Caller, uuid: string): P
     // FOR UPDATE waits for anyone putting an object in it (they hold it FOR SHARE), so the count below sees them.
     await tx.$queryRaw`SELECT uuid FROM groups WHERE uuid = ${uuid} FOR UPDATE`;
     const owned =
-      (await tx.group.count({ where: { ownerUuid: uuid } })) + (await tx.collection.count({ where: { ownerUuid: uuid } })) + (await tx.secret.count({ where: { ownerUuid: uuid } }));
+      (await tx.group.count({ where: { ownerUuid: uuid } })) + (await tx.collection.count({ where: { ownerUuid: uuid } })) + (await tx.secret.count({ where: { ownerUuid: uuid } })) +
+      (await tx.containerRequest.count({ where: { ownerUuid: uuid } }));
     if (owned > 0) throw conflict(`group "${uuid}" is not empty (${owned} items): move or delete them first`);
     await tx.link.deleteMany({ where: { OR: [{ headUuid: uuid }, { tailUuid: uuid }] } });
     await tx.group.delete({ where: { uuid } });

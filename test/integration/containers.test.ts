@@ -154,6 +154,8 @@ describe("container requests", () => {
     const listed = await ok(gql(z.url, `{ containerRequests(first: 1000) { nodes { uuid } } }`, {}, bob.token));
     expect(listed.containerRequests.nodes.map((n: { uuid: string }) => n.uuid)).toContain(cr.uuid);
     expectError(await create(bob.token, { ...spec(), ownerUuid: project.uuid }), "FORBIDDEN", /cannot write/);
+    // The project is not empty while it owns a request.
+    expectError(await gql(z.url, `mutation($u: ID!) { deleteGroup(uuid: $u) { uuid } }`, { u: project.uuid }, alice.token), "CONFLICT", /not empty/);
   });
 });
 
