@@ -111,13 +111,14 @@ export interface Summary {
   mean: number;
   p50: number;
   p95: number;
+  p99: number;
   max: number;
 }
 
 export function summarize(samples: number[]): Summary {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] : NaN);
-  return { n: s.length, mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), p50: q(0.5), p95: q(0.95), max: s[s.length - 1] ?? NaN };
+  return { n: s.length, mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN };
 }
 
 /**

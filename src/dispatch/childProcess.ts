@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import type { LogFile } from "./logCollection";
+import { storableText, type RunFile } from "./runCollections";
 
 /** Bytes of each stream kept: the log collection must fit in one request (1 MiB) with JSON escaping. */
 export const MAX_STREAM_BYTES = 128 << 10;
@@ -38,9 +38,8 @@ class Tail {
     }
   }
 
-  /** As text the API can store: UTF-8 (broken sequences replaced), NUL replaced (PostgreSQL text cannot hold it). */
   text(): string {
-    return Buffer.concat(this.chunks).toString("utf8").replaceAll("\u0000", "\uFFFD");
+    return storableText(Buffer.concat(this.chunks));
   }
 }
 
@@ -57,7 +56,7 @@ export interface RunningChild {
   /** SIGTERM to its process group, SIGKILL after `graceMs` if it is still there. */
   stop(graceMs: number): Promise<ExitStatus>;
   /** stdout.txt and stderr.txt as kept so far. */
-  logFiles(): LogFile[];
+  logFiles(): RunFile[];
 }
 
 /** What a shell reports for a command it cannot start: 127 not found, 126 not executable. */
@@ -110,8 +109,8 @@ export function startChild(spec: ChildSpec, maxStreamBytes = MAX_STREAM_BYTES): 
       }
     },
     logFiles: () => [
-      { name: "stdout.txt", text: out.text(), droppedBytes: out.dropped },
-      { name: "stderr.txt", text: err.text(), droppedBytes: err.dropped },
+      { path: "stdout.txt", text: out.text(), droppedBytes: out.dropped },
+      { path: "stderr.txt", text: err.text(), droppedBytes: err.dropped },
     ],
   };
 }

@@ -9,11 +9,12 @@
 import { GraphQLResponseError, httpGraphQL, type GraphQLRun } from "../graphqlClient";
 import { log } from "../log";
 import { startChild, statusText, type ExitStatus, type RunningChild } from "./childProcess";
-import { logCollection } from "./logCollection";
 import { mountFiles } from "./mountFiles";
 import {
-  containerStatus, containerToken, createLogCollection, setContainer, unlockContainer, type ContainerStatus, type ContainerToRun,
+  containerStatus, containerToken, createRunCollection, setContainer, unlockContainer, type ContainerStatus, type ContainerToRun,
 } from "./operations";
+import { readOutputFiles } from "./outputFiles";
+import { runCollection } from "./runCollections";
 import { createWorkDir, prepareCwd, writeMountFiles, type WorkDir } from "./workDir";
 
 export interface RunSettings {
@@ -97,7 +98,7 @@ export class ContainerRun {
       const started = await this.start(dir, asContainer, token);
       if (!started) return;
       const status = await this.watch(started);
-      await this.finish(asContainer, started, status);
+      await this.finish(asContainer, dir, started, status);
     } catch (e) {
       await this.failed(e);
     } finally {
@@ -145,8 +146,8 @@ export class ContainerRun {
     return child.exited;
   }
 
-  /** The log collection, then the end: Complete with the exit code, or Cancelled (killed, or stopped here). */
-  private async finish(asContainer: GraphQLRun, child: RunningChild, status: ExitStatus): Promise<void> {
+  /** The log collection, then the end: Complete with the exit code and output, or Cancelled (killed, or stopped here). */
+  private async finish(asContainer: GraphQLRun, dir: WorkDir, child: RunningChild, status: ExitStatus): Promise<void> {
     const uuid = this.container.uuid;
     // Cancelled elsewhere or no longer ours: its token is dead, nothing more to record.
     if (this.stopping === "container cancelled" || this.stopping === "lock lost") {
@@ -154,24 +155,44 @@ export class ContainerRun {
       return;
     }
     const logUuid = await this.saveLog(asContainer, child);
-    if (this.stopping) await this.cancel(asContainer, `stopped: ${this.stopping}`, logUuid);
-    else if (status.signal) await this.cancel(asContainer, `the process was ${statusText(status)}`, logUuid);
-    else {
-      await setContainer(asContainer, uuid, { exitCode: status.exitCode, state: "Complete", log: logUuid });
-      log.info("container complete", { containerUuid: uuid, exitCode: status.exitCode });
-    }
+    if (this.stopping) return this.cancel(asContainer, `stopped: ${this.stopping}`, logUuid);
+    if (status.signal) return this.cancel(asContainer, `the process was ${statusText(status)}`, logUuid);
+    const output = await this.saveOutput(asContainer, dir);
+    await setContainer(asContainer, uuid, {
+      exitCode: status.exitCode, state: "Complete", log: logUuid,
+      ...("error" in output ? { runtimeStatus: { error: output.error } } : { output: output.portableDataHash }),
+    });
+    log.info("container complete", { containerUuid: uuid, exitCode: status.exitCode });
   }
 
   /** The log collection's uuid; undefined when it could not be saved (the end is still recorded). */
   private async saveLog(asContainer: GraphQLRun, child: RunningChild): Promise<string | undefined> {
     const uuid = this.container.uuid;
     try {
-      const logUuid = await createLogCollection(asContainer, logCollection(uuid, child.logFiles()));
+      const logUuid = await createRunCollection(asContainer, runCollection("log", uuid, child.logFiles()));
       log.info("container log saved", { containerUuid: uuid, collectionUuid: logUuid });
       return logUuid;
     } catch (e) {
       log.warn("cannot save the container's log", { containerUuid: uuid, error: (e as Error).message });
       return undefined;
+    }
+  }
+
+  /**
+   * The output collection (the files under outputPath; an empty one when there are none, as
+   * Arvados makes), whose portable data hash is the container's output: what reuse of a
+   * Complete container looks for. An output that cannot be saved is an error, not an empty output.
+   */
+  private async saveOutput(asContainer: GraphQLRun, dir: WorkDir): Promise<{ portableDataHash: string } | { error: string }> {
+    const uuid = this.container.uuid;
+    try {
+      const collection = runCollection("output", uuid, await readOutputFiles(dir.inside(this.container.outputPath)));
+      const outputUuid = await createRunCollection(asContainer, collection);
+      log.info("container output saved", { containerUuid: uuid, collectionUuid: outputUuid });
+      return { portableDataHash: collection.portableDataHash };
+    } catch (e) {
+      log.warn("cannot save the container's output", { containerUuid: uuid, error: (e as Error).message });
+      return { error: `output not saved: ${(e as Error).message}` };
     }
   }
 

@@ -30,17 +30,15 @@ const QUEUE_LIMIT = 10_000;
 
 export class DispatcherError extends Error {}
 
-/** What a dispatcher did, for its last log line and the benchmarks. */
+/** What a dispatcher did, for its last log line. */
 export interface DispatchStats {
   locked: number;
   /** Locks another dispatcher (or a change of state) won first. */
   lostRaces: number;
-  /** Round-trip time of each successful lockContainer, in milliseconds. */
-  lockMs: number[];
 }
 
 export class Dispatcher {
-  readonly stats: DispatchStats = { locked: 0, lostRaces: 0, lockMs: [] };
+  readonly stats: DispatchStats = { locked: 0, lostRaces: 0 };
   private readonly gql: GraphQLRun;
   private readonly runs = new Map<string, { run: ContainerRun; done: Promise<void> }>();
   private stopping = false;
@@ -116,17 +114,16 @@ export class Dispatcher {
     for (const q of queue) {
       if (this.stopping || this.allTaken() || this.runs.size >= this.o.concurrency) return;
       if (this.runs.has(q.uuid)) continue;
+      const t0 = performance.now();
       const locked = await this.tryLock(q.uuid);
-      if (locked) this.begin(locked, tokenUuid);
+      if (locked) this.begin(locked, tokenUuid, performance.now() - t0);
     }
   }
 
   /** The container, locked by us; undefined when another dispatcher got it first (or it changed meanwhile). */
   private async tryLock(uuid: string): Promise<ContainerToRun | undefined> {
-    const t0 = performance.now();
     try {
       const c = await lockContainer(this.gql, uuid);
-      this.stats.lockMs.push(performance.now() - t0);
       this.stats.locked++;
       return c;
     } catch (e) {
@@ -141,9 +138,10 @@ export class Dispatcher {
     }
   }
 
-  private begin(c: ContainerToRun, tokenUuid: string): void {
+  /** `lockMs`: the lockContainer round trip, logged (bench/containers.ts reads it). */
+  private begin(c: ContainerToRun, tokenUuid: string, lockMs: number): void {
     this.taken++;
-    log.info("container locked", { containerUuid: c.uuid, priority: c.priority });
+    log.info("container locked", { containerUuid: c.uuid, priority: c.priority, lockMs: Math.round(lockMs * 10) / 10 });
     const run = new ContainerRun(c, {
       url: this.o.url, gql: this.gql, tokenUuid, pollIntervalMs: this.o.pollIntervalMs, stopGraceMs: this.o.stopGraceMs,
       workDirBase: this.o.workDirBase, finishWaitMs: this.o.waitMs,

@@ -4,7 +4,7 @@
  * collection, the exit code, Complete), as crunch-run does with the container's token.
  */
 import type { GraphQLRun } from "../graphqlClient";
-import type { LogCollectionInput } from "./logCollection";
+import type { RunCollectionInput } from "./runCollections";
 
 export interface QueuedContainer {
   uuid: string;
@@ -19,6 +19,7 @@ export interface ContainerToRun {
   command: string[];
   cwd: string;
   environment: Record<string, string>;
+  outputPath: string;
 }
 
 export interface ContainerStatus {
@@ -44,7 +45,7 @@ export async function queuedContainers(gql: GraphQLRun, pageSize: number, limit:
   return found.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
 }
 
-const RUN_FIELDS = "uuid state priority command cwd environment";
+const RUN_FIELDS = "uuid state priority command cwd environment outputPath";
 
 export async function lockContainer(gql: GraphQLRun, uuid: string): Promise<ContainerToRun> {
   const { lockContainer } = await gql<{ lockContainer: ContainerToRun }>(`mutation($u: ID!) { lockContainer(uuid: $u) { ${RUN_FIELDS} } }`, { u: uuid });
@@ -70,13 +71,13 @@ export async function containerStatus(gql: GraphQLRun, uuid: string): Promise<Co
 export async function setContainer(
   gql: GraphQLRun,
   uuid: string,
-  input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown>; log?: string },
+  input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown>; log?: string; output?: string },
 ): Promise<void> {
   await gql(`mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { uuid } }`, { u: uuid, i: input });
 }
 
-/** Creates the log collection with the container's token (owned by its user); its uuid. */
-export async function createLogCollection(containerGql: GraphQLRun, input: LogCollectionInput): Promise<string> {
+/** Creates a collection of the run (its log, its output) with the container's token (owned by its user); its uuid. */
+export async function createRunCollection(containerGql: GraphQLRun, input: RunCollectionInput): Promise<string> {
   const { createCollection } = await containerGql<{ createCollection: { uuid: string } }>(
     `mutation($i: CreateCollectionInput!) { createCollection(input: $i) { uuid } }`,
     { i: input },

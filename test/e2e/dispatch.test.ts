@@ -116,6 +116,15 @@ async function logOf(request: string): Promise<LogView> {
   return collection;
 }
 
+/** The output collection of a Complete container: the one (readable by its requester) whose hash is its output. */
+async function outputOf(containerUuid: string): Promise<LogView> {
+  const { container: c } = await z.root(`query($u: ID!) { container(uuid: $u) { output } }`, { u: containerUuid });
+  const { collections } = await ok(gql(z.url, `{ collections(first: 1000) { nodes { uuid manifestText portableDataHash properties } } }`, {}, alice.token));
+  const found = collections.nodes.filter((n: LogView) => n.portableDataHash === c.output && n.properties.container_uuid === containerUuid);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
 const PROBE = `
 const fs = require("node:fs");
 (async () => {
@@ -128,6 +137,8 @@ const fs = require("node:fs");
     env: process.env, cwd: process.cwd(), current: await res.json(),
     argv: fs.readFileSync("/proc/self/cmdline", "utf8"), parentArgv: fs.readFileSync("/proc/" + process.ppid + "/cmdline", "utf8"),
   }));
+  fs.mkdirSync("sub");
+  fs.writeFileSync("sub/result.txt", "42\\n");
   console.log("hello on stdout");
   console.error("hello on stderr");
 })();
@@ -137,7 +148,7 @@ describe("fedgate dispatch", () => {
   it("runs a command end to end: cwd and environment applied, its token usable and in no argv or log line, stdout and stderr in its log collection, exit code, Complete", async () => {
     const probeOut = join(work, "probe.json");
     const { request, container: uuid } = await submit([process.execPath, script("probe.js", PROBE), "an argument"], {
-      cwd: "/var/spool/run", environment: { PROBE_OUT: probeOut, GREETING: "hi" },
+      cwd: "/var/spool/cwl", outputPath: "/var/spool/cwl", mounts: { "/var/spool/cwl": { kind: "tmp" } }, environment: { PROBE_OUT: probeOut, GREETING: "hi" },
     });
     const d = startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]);
     expect(await d.exited).toBe(0);
@@ -149,13 +160,17 @@ describe("fedgate dispatch", () => {
     expect(token).toMatch(new RegExp(`^v2/zzzzz-gj3su-[a-z0-9]{15}/[a-z0-9]+/${uuid}$`));
     expect(probe.current.data.currentContainer).toEqual({ uuid, state: "Running" });
     expect(probe.env).toMatchObject({ GREETING: "hi", FEDGATE_URL: z.url, ARVADOS_API_HOST: new URL(z.url).host });
-    expect(probe.cwd).toMatch(/\/fedgate-run-[^/]+\/var\/spool\/run$/);
+    expect(probe.cwd).toMatch(/\/fedgate-run-[^/]+\/var\/spool\/cwl$/);
     expect(existsSync(probe.cwd)).toBe(false); // the working directory went with the run
     expect(probe.argv.split("\0")).toContain("an argument");
 
     const log = await logOf(request);
     expect(log.properties.files).toEqual({ "stdout.txt": "hello on stdout\n", "stderr.txt": "hello on stderr\n" });
     expect(log.manifestText).toMatch(/^\. [0-9a-f]{32}\+16 [0-9a-f]{32}\+16 0:16:stderr\.txt 16:16:stdout\.txt\n$/);
+    // The output: what the command left under outputPath, as a collection whose hash is the container's output.
+    const output = await outputOf(uuid);
+    expect(output.properties.files).toEqual({ "sub/result.txt": "42\n" });
+    expect(output.manifestText).toMatch(/^\.\/sub [0-9a-f]{32}\+3 0:3:result\.txt\n$/);
 
     // No token where it does not belong: not in the command line of the container's process or
     // of the dispatcher, not in a dispatcher log line; the dispatcher's own not even in the container's environment.
@@ -168,6 +183,19 @@ describe("fedgate dispatch", () => {
     // The token died with the container.
     const after = await gql(z.url, `{ currentContainer { uuid } }`, {}, token);
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("a Complete container with its output is reused by an identical request, which is Final at once without running again", async () => {
+    const command = [process.execPath, "-e", `require("fs").writeFileSync("answer", String(6 * 7))`];
+    const same = { cwd: "/out", useExisting: true };
+    const first = await submit(command, same);
+    expect(await startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]).exited).toBe(0);
+    expect(await container(first.container)).toMatchObject({ state: "Complete", exitCode: 0 });
+    expect((await outputOf(first.container)).properties.files).toEqual({ answer: "42" });
+    const again = await submit(command, same);
+    expect(again.container).toBe(first.container);
+    const { containerRequest } = await ok(gql(z.url, `query($u: ID!) { containerRequest(uuid: $u) { state } }`, { u: again.request }, alice.token));
+    expect(containerRequest.state).toBe("Final");
   });
 
   it("records a failing command's exit code and its stderr (Complete, not retried)", async () => {

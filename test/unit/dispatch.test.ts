@@ -5,38 +5,60 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startChild } from "../../src/dispatch/childProcess";
 import { stopReason } from "../../src/dispatch/containerRun";
-import { logCollection, manifestOf, portableDataHash } from "../../src/dispatch/logCollection";
+import { OutputTooLargeError, readOutputFiles } from "../../src/dispatch/outputFiles";
+import { manifestOf, portableDataHash, runCollection } from "../../src/dispatch/runCollections";
 import { createWorkDir, prepareCwd, writeMountFiles, WorkDirError } from "../../src/dispatch/workDir";
 
 const NODE = process.execPath;
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 
-describe("log collection", () => {
-  it("is an Arvados manifest of the kept text: one stream, files in name order, escaped names, empty files at offset", () => {
-    expect(manifestOf([{ name: "stdout.txt", text: "hello" }, { name: "a b", text: "" }])).toBe(
+describe("run collections (log, output)", () => {
+  it("are Arvados manifests of the kept text: a stream per directory, files in name order, escaped names, empty files at offset", () => {
+    expect(manifestOf([{ path: "stdout.txt", text: "hello" }, { path: "a b", text: "" }])).toBe(
       `. ${md5("hello")}+5 0:0:a\\040b 0:5:stdout.txt\n`,
     );
-    expect(manifestOf([{ name: "stderr.txt", text: "é" }, { name: "stdout.txt", text: "xy" }])).toBe(
+    expect(manifestOf([{ path: "stderr.txt", text: "é" }, { path: "stdout.txt", text: "xy" }])).toBe(
       `. ${createHash("md5").update(Buffer.from("é")).digest("hex")}+2 ${md5("xy")}+2 0:2:stderr.txt 2:2:stdout.txt\n`,
     );
-    expect(manifestOf([{ name: "stdout.txt", text: "" }])).toBe(". d41d8cd98f00b204e9800998ecf8427e+0 0:0:stdout.txt\n");
+    expect(manifestOf([{ path: "stdout.txt", text: "" }])).toBe(". d41d8cd98f00b204e9800998ecf8427e+0 0:0:stdout.txt\n");
+    expect(manifestOf([{ path: "sub dir/b", text: "2" }, { path: "top", text: "1" }, { path: "sub dir/a", text: "" }])).toBe(
+      `. ${md5("1")}+1 0:1:top\n./sub\\040dir ${md5("2")}+1 0:0:a 0:1:b\n`,
+    );
+    expect(manifestOf([])).toBe("");
   });
 
-  it("carries the portable data hash of its manifest, the files' text and what was cut", () => {
-    const c = logCollection("zzzzz-dz642-000000000000001", [
-      { name: "stdout.txt", text: "out", droppedBytes: 0 },
-      { name: "stderr.txt", text: "err", droppedBytes: 7 },
+  it("carry the portable data hash of their manifest, the files' text and what was cut", () => {
+    const c = runCollection("log", "zzzzz-dz642-000000000000001", [
+      { path: "stdout.txt", text: "out", droppedBytes: 0 },
+      { path: "stderr.txt", text: "err", droppedBytes: 7 },
     ]);
     expect(c.portableDataHash).toBe(`${md5(c.manifestText)}+${c.manifestText.length}`);
-    expect(portableDataHash("")).toBe("d41d8cd98f00b204e9800998ecf8427e+0");
+    expect(portableDataHash("")).toBe("d41d8cd98f00b204e9800998ecf8427e+0"); // Arvados' empty collection
     expect(c.properties).toEqual({
       type: "log", container_uuid: "zzzzz-dz642-000000000000001", files: { "stdout.txt": "out", "stderr.txt": "err" }, truncated: { "stderr.txt": 7 },
     });
+  });
+});
+
+describe("output files", () => {
+  it("are the regular files under the output path, by relative path; links are not followed; none when it is missing", async () => {
+    const root = await mkdtemp(join(tmpdir(), "d-unit-out-"));
+    try {
+      await mkdir(join(root, "out/sub"), { recursive: true });
+      await writeFile(join(root, "out/sub/b.txt"), "b");
+      await writeFile(join(root, "out/a.txt"), "a\u0000");
+      await symlink("/etc/passwd", join(root, "out/link"));
+      expect(await readOutputFiles(join(root, "out"))).toEqual([{ path: "a.txt", text: "a\uFFFD" }, { path: "sub/b.txt", text: "b" }]);
+      expect(await readOutputFiles(join(root, "missing"))).toEqual([]);
+      await expect(readOutputFiles(join(root, "out"), 1)).rejects.toThrow(OutputTooLargeError);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -51,7 +73,7 @@ describe("child process", () => {
     expect(await child.exited).toEqual({ exitCode: 3, signal: null });
     const [out, err] = child.logFiles();
     expect(out.text).toBe(`${cwd} set ONLY,PATH\n`);
-    expect(err).toEqual({ name: "stderr.txt", text: "to err\n", droppedBytes: 0 });
+    expect(err).toEqual({ path: "stderr.txt", text: "to err\n", droppedBytes: 0 });
   });
 
   it("keeps the end of a long stream, counts what it dropped, and stores NUL as U+FFFD", async () => {
