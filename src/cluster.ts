@@ -10,6 +10,7 @@ import { migrate } from "./db/migrate";
 import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { budgetedPrisma } from "./db/queryBudget";
 import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
+import type { Caller } from "./auth/principal";
 import { LocalTokens, storeRootTokenRecord } from "./auth/localTokens";
 import { containerDeps } from "./containers/deps";
 import { SecretBox } from "./auth/secretBox";
@@ -109,8 +110,10 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
   });
   const local = localCluster({
     prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),
-    containers: containerDeps(config, localTokens, secretBox, authenticator),
+    // Late-bound: the router reaches `local`, which holds these deps.
+    containers: containerDeps(config, localTokens, secretBox, authenticator, (caller) => routerFor(caller)),
   });
+  const routerFor = (caller: Caller) => new FederationRouter({ local, registry, transport: baseTransport, droppedRecords: metrics.remoteRecordsDropped }, caller);
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
   const schema = traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId);
 

@@ -12,7 +12,7 @@ import type {
   PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
 import type {
-  ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerRequestState, ContainerState, CreateContainerRequestInput,
+  ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerRequestState, ContainerState, ContainerTokenMintInput, CreateContainerRequestInput,
   UpdateContainerInput, UpdateContainerRequestInput,
 } from "./types";
 import type {
@@ -84,6 +84,13 @@ export interface ClusterApi {
   containerUpdate(c: Caller, uuid: string, input: UpdateContainerInput): Promise<ContainerRecord>;
   /** The container's token, for the token holding its lock. */
   containerAuth(c: Caller, uuid: string): Promise<ContainerAuthRecord>;
+  /**
+   * At the home cluster of the caller's token, a runtime token presented salted for the
+   * cluster asking: a child of it bound to a container of that cluster (and only that).
+   */
+  containerTokenMint(c: Caller, input: ContainerTokenMintInput): Promise<ContainerAuthRecord>;
+  /** The same caller: revokes the children minted of its token for that container (it ended); answers how many. */
+  containerTokenRevoke(c: Caller, containerUuid: string): Promise<number>;
 }
 
 /** What only the local database can answer, used by the router to decide for remote callers. */
@@ -93,4 +100,10 @@ export interface LocalClusterApi extends ClusterApi {
    * of `viaGroups` (the groups the caller's home cluster says it can see).
    */
   subjectsVisibleVia(c: Caller, uuids: string[], viaGroups: string[]): Promise<string[]>;
+  /**
+   * For a request to be run on cluster `runsOn` without a runtime token: one minted here from
+   * the caller's (unscoped, issued here) token with the container's cluster scopes. Raw: the
+   * router hands `runsOn` only its salted form.
+   */
+  runtimeTokenFor(c: Caller, input: CreateContainerRequestInput, runsOn: string): Promise<string>;
 }

@@ -208,6 +208,19 @@ export interface ContainerAuthRecord {
   clusterScopes: ClusterScopes | null;
 }
 
+/**
+ * What a cluster running a container asks the home cluster of the container's runtime token
+ * to mint (with that token salted for the asking cluster): a child bound to the container.
+ */
+export interface ContainerTokenMintInput {
+  /** A container of the asking cluster. */
+  containerUuid: string;
+  /** The asking cluster at most the runtime token's scopes there, every other cluster at most reads. */
+  clusterScopes: ClusterScopes;
+  /** Earlier than the home's bound (the runtime token's expiry, its containers.runtimeTokenTTL); null: that bound. */
+  expiresAt: Date | null;
+}
+
 /** Fields of a container request as checked at the GraphQL edge (absent: unchanged / default). */
 export interface ContainerRequestFields {
   name?: string | null;
@@ -268,6 +281,8 @@ export interface SecretValueRecord {
   uuid: string;
   version: number;
   value: string;
+  /** When this version was written (Vault's KV metadata.created_time). */
+  createdAt: Date;
 }
 export interface CreateSecretInput {
   name: string;

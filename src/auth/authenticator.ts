@@ -65,6 +65,7 @@ export class Authenticator {
     if (!parsed) throw unauthenticated("malformed token: expected v2/<uuid>/<secret>");
     const home = clusterOf(parsed.uuid);
     const verified = home === this.o.clusterId ? await this.verifyLocal(parsed, forwardedFor) : await this.verifyRemote(token, parsed);
+    if (home !== this.o.clusterId) await this.requireRemoteBinding(verified, parsed);
     // A salted look-up is made for the cluster it was salted for: the scopes in force there apply
     // (a token that cluster must refuse gets no identity look-ups either).
     const where = verified.salted ? forwardedFor! : this.o.clusterId;
@@ -99,11 +100,23 @@ export class Authenticator {
   }
 
   /**
+   * A token of another cluster bound to a container (a runtime token's child minted by its home
+   * for a container here): its 4th field may name only that container, and it works only while
+   * that container is Locked or Running, which its home cannot see.
+   */
+  private async requireRemoteBinding(verified: VerifiedToken, parsed: ParsedToken): Promise<void> {
+    const bound = verified.token.containerUuid ?? undefined;
+    if (parsed.containerUuid && parsed.containerUuid !== bound) throw unauthenticated("token is not bound to that container");
+    if (bound && clusterOf(bound) === this.o.clusterId && !(await this.o.localTokens.containerActive(bound)))
+      throw unauthenticated("container tokens are accepted only while their container is Locked or Running");
+  }
+
+  /**
    * The caller cluster only asserts who it is, so salted look-ups that reach the database are
    * logged and limited per token and asserted cluster (a fixed one-minute window): one
    * token's holder cannot use up another's allowance.
    */
-  private countSaltedLookup(cluster: string, tokenUuid: string): void {
+  countSaltedLookup(cluster: string, tokenUuid: string): void {
     const minute = Math.floor(Date.now() / 60_000);
     if (minute !== this.window.minute) this.window = { minute, counts: new Map() };
     const key = `${cluster}/${tokenUuid}`;

@@ -10,10 +10,10 @@
  * verification that was under way when its token was revoked is neither cached nor trusted.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { PrismaClient, Prisma } from "@prisma/client";
+import { Prisma, type PrismaClient } from "@prisma/client";
 import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
 import { badInput, forbidden, notFound, unauthenticated } from "../errors";
-import { INFIX, newUuid } from "../ids";
+import { INFIX, clusterOf, newUuid } from "../ids";
 import { audit } from "../localdb/audit";
 import { toPage } from "../localdb/sql";
 import { broaderThan, clusterScopesFromJson, clusterScopesToJson, type ClusterScopes, type TokenAuthority } from "./authority";
@@ -182,15 +182,18 @@ export class LocalTokens implements TokenCaches {
     if (row.expiresAt && row.expiresAt <= new Date()) return { ok: false, reason: "token has expired" };
     if (parsed.containerUuid && parsed.containerUuid !== row.containerUuid) return { ok: false, reason: "token is not bound to that container" };
     // A state change out of Locked/Running revokes the container's tokens in its transaction
-    // (and drops them from the caches once committed): this read only refuses earlier.
-    if (row.containerUuid && !(await this.containerActive(row.containerUuid)))
+    // (and drops them from the caches once committed): this read only refuses earlier. A
+    // container of another cluster (a runtime token's child minted here for it) is not in our
+    // database: that cluster revokes the child when the container ends, and refuses it itself.
+    if (row.containerUuid && clusterOf(row.containerUuid) === this.clusterId && !(await this.containerActive(row.containerUuid)))
       return { ok: false, reason: "container tokens are accepted only while their container is Locked or Running" };
     const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
     if (!user) return { ok: false, reason: "token's user no longer exists" };
     return { ok: true, value: { token: this.toRecord(row), user, salted }, fresh: true };
   }
 
-  private async containerActive(uuid: string): Promise<boolean> {
+  /** Whether container `uuid` (of this cluster) is Locked or Running: only then do its tokens work. */
+  async containerActive(uuid: string): Promise<boolean> {
     const container = await this.prisma.container.findUnique({ where: { uuid }, select: { state: true } });
     return container?.state === "Locked" || container?.state === "Running";
   }
@@ -255,11 +258,13 @@ export class LocalTokens implements TokenCaches {
   /**
    * In the transaction that moves container `containerUuid` out of Locked/Running: revokes
    * its tokens and everything minted from them (hints and replicas told on commit). Call
-   * `forgetRevoked` with the answer once it has committed.
+   * `forgetRevoked` with the answer once it has committed. `parentUuid`: only the tokens minted
+   * from that one (what another cluster may revoke of the children minted for it).
    */
-  async revokeBound(tx: Tx, containerUuid: string): Promise<string[]> {
+  async revokeBound(tx: Tx, containerUuid: string, parentUuid?: string): Promise<string[]> {
+    const fromParent = parentUuid === undefined ? Prisma.empty : Prisma.sql`AND parent_uuid = ${parentUuid}`;
     const bound = await tx.$queryRaw<{ uuid: string }[]>`
-      SELECT uuid FROM api_tokens WHERE container_uuid = ${containerUuid} AND revoked_at IS NULL ORDER BY uuid FOR UPDATE`;
+      SELECT uuid FROM api_tokens WHERE container_uuid = ${containerUuid} AND revoked_at IS NULL ${fromParent} ORDER BY uuid FOR UPDATE`;
     if (bound.length === 0) return [];
     const uuids = await revokeTree(tx, bound.map((b) => b.uuid), new Date());
     await this.hints.enqueue(tx, uuids);

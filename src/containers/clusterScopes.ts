@@ -68,17 +68,18 @@ function runningScopes(containerUuid: string | undefined): Scope[] {
   ];
 }
 
-/** The default cluster scopes: an entry where it runs, one per other cluster homing an input or secret. */
+/**
+ * The default cluster scopes: an entry where it runs, one per other cluster homing an input or
+ * secret. Where it runs it may read all its inputs and secrets, wherever they live: that
+ * cluster checks the scopes of a request before routing it to the object's home, which then
+ * applies its own entry (those of its objects only).
+ */
 export function defaultClusterScopes(spec: ContainerScopeSpec): ClusterScopes {
   const collections = inputCollections(spec.mounts);
   const secrets = [...new Set(spec.secretUuids ?? [])].filter((u) => kindOf(u) === "secret").sort();
-  const homedOn = (cluster: string) => ({ c: collections.filter((u) => clusterOf(u) === cluster), s: secrets.filter((u) => clusterOf(u) === cluster) });
-  const here = homedOn(spec.runsOn);
-  const out: ClusterScopes = { [spec.runsOn]: [...runningScopes(spec.containerUuid), ...reads(here.c, here.s)] };
+  const out: ClusterScopes = { [spec.runsOn]: [...runningScopes(spec.containerUuid), ...reads(collections, secrets)] };
   for (const cluster of new Set([...collections, ...secrets].map(clusterOf))) {
-    if (cluster === spec.runsOn) continue;
-    const there = homedOn(cluster);
-    out[cluster] = reads(there.c, there.s);
+    if (cluster !== spec.runsOn) out[cluster] = reads(collections.filter((u) => clusterOf(u) === cluster), secrets.filter((u) => clusterOf(u) === cluster));
   }
   return out;
 }

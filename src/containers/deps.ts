@@ -1,7 +1,8 @@
 /** What the container operations need from the cluster around them. */
+import type { ClusterApi } from "../api/clusterApi";
 import type { Authenticator } from "../auth/authenticator";
 import type { LocalTokens } from "../auth/localTokens";
-import type { Principal } from "../auth/principal";
+import type { Caller, Principal } from "../auth/principal";
 import type { SecretBox } from "../auth/secretBox";
 import type { ClusterConfig } from "../config/config";
 import type { ContainerTokenDeps } from "./containerTokens";
@@ -15,7 +16,10 @@ export interface ContainerDeps extends ContainerTokenDeps {
   authenticate(token: string): Promise<Principal>;
 }
 
-export function containerDeps(config: ClusterConfig, tokens: LocalTokens, box: SecretBox, authenticator: Authenticator): ContainerDeps {
+/** `federation`: the router acting for a caller (runtime tokens homed elsewhere are minted from there). */
+export function containerDeps(
+  config: ClusterConfig, tokens: LocalTokens, box: SecretBox, authenticator: Authenticator, federation: (caller: Caller) => ClusterApi,
+): ContainerDeps {
   return {
     clusterId: config.clusterId,
     tokens,
@@ -23,5 +27,10 @@ export function containerDeps(config: ClusterConfig, tokens: LocalTokens, box: S
     runtimeTokenTTLSeconds: config.containers.runtimeTokenTTL,
     maxDispatchAttempts: config.containers.maxDispatchAttempts,
     authenticate: (token) => authenticator.authenticate(token),
+    countSaltedUse: (cluster, tokenUuid) => authenticator.countSaltedLookup(cluster, tokenUuid),
+    actingWith: async (token) => {
+      const caller = { principal: await authenticator.authenticate(token), token };
+      return { caller, api: federation(caller) };
+    },
   };
 }

@@ -7,7 +7,7 @@ import type {
   CollectionRecord, ContentRecord, CreateTokenInput, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import type { SecretRecord, SecretValueRecord, WrappingInfoRecord } from "../api/types";
-import type { ContainerRecord, ContainerRequestRecord, UpdateContainerRequestInput } from "../api/types";
+import type { ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, UpdateContainerRequestInput } from "../api/types";
 import { clusterScopesFromJson, type ClusterScopes } from "../auth/authority";
 import { scopesFromJson, type ScopeSet } from "../auth/scopes";
 import { decodeCursor, encodeCursor } from "../graphql/args";
@@ -18,12 +18,12 @@ import { callRemote, type TransportDeps } from "./transport";
 const USER = "uuid email fullName isActive isAdmin";
 const GROUP = "uuid name groupClass ownerUuid description createdAt";
 const COLLECTION = "uuid name ownerUuid portableDataHash manifestText properties createdAt modifiedAt";
-const TOKEN = "uuid userUuid scopes { method path } clusterScopes expiresAt revokedAt createdAt";
+const TOKEN = "uuid userUuid scopes { method path } clusterScopes expiresAt revokedAt createdAt containerUuid";
 const PAGE = "pageInfo { endCursor hasNextPage }";
 const PERMISSION = "uuid headUuid tailUuid level";
 const SUBJECT = "uuid kind name email groupClass";
 const SECRET = "uuid name description ownerUuid currentVersion versions { version createdAt createdByUuid } createdAt modifiedAt";
-const SECRET_VALUE = "uuid version value";
+const SECRET_VALUE = "uuid version value createdAt";
 const WRAPPING_INFO = "secretUuid version creatorUuid createdAt expiresAt unwrapped";
 const CONTENT = `__typename ... on Group { ${GROUP} } ... on Collection { ${COLLECTION} }`;
 
@@ -41,6 +41,7 @@ export const toToken = (w: Wire): TokenRecord => ({
   expiresAt: date(w.expiresAt),
   revokedAt: date(w.revokedAt),
   createdAt: date(w.createdAt)!,
+  containerUuid: typeof w.containerUuid === "string" ? w.containerUuid : null,
 });
 
 const toSecret = (w: Wire): SecretRecord => ({
@@ -90,6 +91,10 @@ const toContainer = (w: Wire) =>
     ...w, runtimeAuthScopes: scopesFromJson(w.runtimeAuthScopes),
     startedAt: date(w.startedAt), finishedAt: date(w.finishedAt), createdAt: date(w.createdAt), modifiedAt: date(w.modifiedAt),
   }) as ContainerRecord;
+const CONTAINER_AUTH = "uuid token expiresAt scopes { method path } clusterScopes";
+const toContainerAuth = (r: Wire): ContainerAuthRecord => ({
+  uuid: String(r.uuid), token: String(r.token), expiresAt: date(r.expiresAt), scopes: scopesFromJson(r.scopes), clusterScopes: clusterScopesFromJson(r.clusterScopes),
+});
 const containerRequestInputToWire = (i: UpdateContainerRequestInput): Wire => ({ ...i, runtimeClusterScopes: clusterScopesToWire(i.runtimeClusterScopes) });
 
 const pageVars = (o: PageOptions) => ({ first: o.first, after: encodeCursor(o.after ?? null) });
@@ -197,10 +202,14 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
       toContainer((await call<{ r: Wire }>("UnlockContainer", `mutation UnlockContainer($u:ID!){ r: unlockContainer(uuid:$u){ ${CONTAINER} } }`, { u: uuid })).r),
     containerUpdate: async (_c, uuid, input) =>
       toContainer((await call<{ r: Wire }>("UpdateContainer", `mutation UpdateContainer($u:ID!,$i:UpdateContainerInput!){ r: updateContainer(uuid:$u,input:$i){ ${CONTAINER} } }`, { u: uuid, i: input })).r),
-    containerAuth: async (_c, uuid) => {
-      const r = (await call<{ r: Wire }>("ContainerAuth", `query ContainerAuth($u:ID!){ r: containerAuth(uuid:$u){ uuid token expiresAt scopes { method path } clusterScopes } }`, { u: uuid })).r;
-      return { uuid: String(r.uuid), token: String(r.token), expiresAt: date(r.expiresAt), scopes: scopesFromJson(r.scopes), clusterScopes: clusterScopesFromJson(r.clusterScopes) };
-    },
+    containerAuth: async (_c, uuid) =>
+      toContainerAuth((await call<{ r: Wire }>("ContainerAuth", `query ContainerAuth($u:ID!){ r: containerAuth(uuid:$u){ ${CONTAINER_AUTH} } }`, { u: uuid })).r),
+    containerTokenMint: async (_c, i) =>
+      toContainerAuth((await call<{ r: Wire }>("MintContainerToken", `mutation MintContainerToken($i:MintContainerTokenInput!){ r: mintContainerToken(input:$i){ ${CONTAINER_AUTH} } }`, {
+        i: { containerUuid: i.containerUuid, clusterScopes: clusterScopesToWire(i.clusterScopes), expiresAt: i.expiresAt?.toISOString() ?? null },
+      })).r),
+    containerTokenRevoke: async (_c, uuid) =>
+      Number((await call<{ r: unknown }>("RevokeContainerTokens", `mutation RevokeContainerTokens($u:ID!){ r: revokeContainerTokens(containerUuid:$u) }`, { u: uuid })).r),
 
     wrappingLookup: async (_c, wrapping) =>
       toWrappingInfo((await call<{ r: Wire }>("WrappingInfo", `query WrappingInfo($t:String!){ r: wrappingInfo(token:$t){ ${WRAPPING_INFO} } }`, { t: wrapping })).r),

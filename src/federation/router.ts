@@ -293,11 +293,15 @@ export class FederationRouter implements ClusterApi {
   containerList: ClusterApi["containerList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.containerList(c, o));
   /**
    * A request runs where it is created: on another cluster it is delegated there, its runtime
-   * token salted for that cluster (its real secret never leaves its home).
+   * token salted for that cluster (its real secret never leaves its home). Without one, a
+   * runtime token is minted here from the caller's with the container's cluster scopes (see
+   * `runtimeTokenFor`), so the container never acts with the caller's own token.
    */
-  containerRequestCreate: ClusterApi["containerRequestCreate"] = (c, input, cluster = this.selfId) => {
+  containerRequestCreate: ClusterApi["containerRequestCreate"] = async (c, input, cluster = this.selfId) => {
     if (cluster === this.selfId) return this.deps.local.containerRequestCreate(c, input);
-    return this.backend(cluster).containerRequestCreate(c, { ...input, runtimeToken: input.runtimeToken && saltToken(input.runtimeToken, cluster) });
+    const remote = this.backend(cluster);
+    const runtimeToken = input.runtimeToken ?? (await this.deps.local.runtimeTokenFor(c, input, cluster));
+    return remote.containerRequestCreate(c, { ...input, runtimeToken: saltToken(runtimeToken, cluster) });
   };
   containerRequestUpdate: ClusterApi["containerRequestUpdate"] = (c, uuid, input) =>
     this.backend(clusterOf(uuid)).containerRequestUpdate(c, uuid, { ...input, runtimeToken: input.runtimeToken && saltToken(input.runtimeToken, clusterOf(uuid)) });
@@ -307,6 +311,13 @@ export class FederationRouter implements ClusterApi {
   containerUnlock: ClusterApi["containerUnlock"] = (c, uuid) => this.backend(clusterOf(uuid)).containerUnlock(c, uuid);
   containerUpdate: ClusterApi["containerUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).containerUpdate(c, uuid, input);
   containerAuth: ClusterApi["containerAuth"] = (c, uuid) => this.backend(clusterOf(uuid)).containerAuth(c, uuid);
+  /** Asked of the caller's token's home (the runtime token's), which alone can mint from it. */
+  containerTokenMint: ClusterApi["containerTokenMint"] = (c, input) => this.backend(this.tokenHome(c)).containerTokenMint(c, input);
+  containerTokenRevoke: ClusterApi["containerTokenRevoke"] = (c, uuid) => this.backend(this.tokenHome(c)).containerTokenRevoke(c, uuid);
+
+  private tokenHome(c: Caller): string {
+    return c.principal.token?.homeCluster ?? this.selfId;
+  }
 
   secretsGet = (_c: Caller, uuids: string[]) => this.getMany<SecretRecord>("secretsGet", uuids);
   secretList: ClusterApi["secretList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.secretList(c, o));
@@ -327,7 +338,10 @@ export class FederationRouter implements ClusterApi {
   private answeredValue(cluster: string, v: SecretValueRecord | null, asked: (v: SecretValueRecord) => boolean, refusal: () => Error): SecretValueRecord {
     if (cluster === this.selfId) return v!;
     const wellFormed = v !== null && typeof v === "object" && typeof v.uuid === "string" && Number.isInteger(v.version) && typeof v.value === "string";
-    if (wellFormed && clusterOf(v.uuid) === cluster && kindOf(v.uuid) === "secret" && asked(v)) return { uuid: v.uuid, version: v.version, value: v.value };
+    // The wire carries the version's time as text; an answer without a valid one is not well formed.
+    const createdAt = new Date(wellFormed ? (v.createdAt as unknown as string) : NaN);
+    if (wellFormed && !Number.isNaN(createdAt.getTime()) && clusterOf(v.uuid) === cluster && kindOf(v.uuid) === "secret" && asked(v))
+      return { uuid: v.uuid, version: v.version, value: v.value, createdAt };
     this.countDropped(cluster, 1);
     throw refusal();
   }

@@ -7,6 +7,7 @@ import { enforceRestScopes } from "./restDirective";
 import { DateTime, JSONScalar } from "./scalars";
 import { collectionResolvers } from "./resolvers/collections";
 import { containerResolvers } from "./resolvers/containers";
+import { containerTokenResolvers } from "./resolvers/containerTokens";
 import { federationResolvers, type FederationHooks } from "./resolvers/federation";
 import { groupResolvers } from "./resolvers/groups";
 import { permissionResolvers } from "./resolvers/permissions";
@@ -33,6 +34,7 @@ export function buildSchema(hooks: FederationHooks, typeDefs = loadTypeDefs()): 
       groupResolvers,
       collectionResolvers,
       containerResolvers,
+      containerTokenResolvers,
       permissionResolvers,
       tokenResolvers,
       secretResolvers,

@@ -4,6 +4,7 @@ import type { LocalContext } from "./context";
 import * as collections from "./collections";
 import * as containerRequests from "./containerRequests";
 import * as containers from "./containers";
+import * as federatedTokens from "../containers/federatedTokens";
 import * as groups from "./groups";
 import * as permissions from "./permissions";
 import * as secrets from "./secrets";
@@ -35,6 +36,7 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     permissionList: (c, uuid) => permissions.permissionList(ctx, c, uuid),
     subjectsVisible: (c, uuids) => sharing.subjectsVisible(ctx, c, uuids),
     subjectsVisibleVia: (c, uuids, via) => sharing.subjectsVisible(ctx, c, uuids, via),
+    runtimeTokenFor: (c, input, runsOn) => federatedTokens.runtimeTokenFor(ctx, c, input, runsOn),
     visibleGroups: (c) => sharing.visibleGroups(ctx, c),
     subjectList: (c, o) => sharing.subjectList(ctx, c, o),
     sharedWithMe: (c, o) => sharing.sharedWithMe(ctx, c, o),
@@ -64,5 +66,7 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     containerUnlock: (c, uuid) => containers.containerUnlock(ctx, c, uuid),
     containerUpdate: (c, uuid, input) => containers.containerUpdate(ctx, c, uuid, input),
     containerAuth: (c, uuid) => containers.containerAuth(ctx, c, uuid),
+    containerTokenMint: (c, input) => federatedTokens.mintForCluster(ctx, c, input),
+    containerTokenRevoke: (c, uuid) => federatedTokens.revokeForCluster(ctx, c, uuid),
   };
 }

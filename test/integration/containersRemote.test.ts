@@ -27,7 +27,8 @@ it("creates a request on another cluster, reads it and its container through eit
   const here = (await ok(gql(a.url, create, { i: spec("here") }, alice.token))).createContainerRequest;
   const there = (await ok(gql(a.url, create, { i: { ...spec("there"), runtimeClusterScopes: [{ cluster: "aaaaa", scopes: [{ method: "GET", path: "/arvados/v1/collections/" }] }] }, c: "bbbbb" }, alice.token))).createContainerRequest;
   expect(here.uuid.startsWith("aaaaa-xvhdp-")).toBe(true);
-  expect(there).toMatchObject({ cluster: "bbbbb", state: "Committed", hasRuntimeToken: false, runtimeClusterScopes: { aaaaa: [["GET", "/arvados/v1/collections/"]] } });
+  // Delegated without a runtime token: aaaaa minted one from alice's (C2), so bbbbb holds one.
+  expect(there).toMatchObject({ cluster: "bbbbb", state: "Committed", hasRuntimeToken: true, runtimeClusterScopes: { aaaaa: [["GET", "/arvados/v1/collections/"]] } });
   expect(there.container).toMatchObject({ cluster: "bbbbb", state: "Queued", priority: 5, runtimeUserUuid: alice.uuid, command: ["echo", "there"], mounts: { "/out": { kind: "tmp" } } });
 
   const read = await ok(gql(a.url, `query($u: ID!, $c: ID!) { containerRequest(uuid: $u) { ${CR} } container(uuid: $c) { uuid cluster } }`, { u: there.uuid, c: there.containerUuid }, alice.token));

@@ -37,11 +37,11 @@ describe("defaultClusterScopes", () => {
     expect(Object.keys(cs).sort()).toEqual(["aaaaa", "bbbbb", "ccccc"]);
   });
 
-  it("lets the container do its work where it runs", () => {
+  it("lets the container do its work where it runs, and read all its inputs through it (their homes check again)", () => {
     for (const [m, p] of [
       ["GET", `${V1}/containers/${CT}`], ["PATCH", `${V1}/containers/${CT}`], ["GET", `${V1}/containers/current`],
       ["GET", `${V1}/containers/current/secret_mounts`], ["POST", `${V1}/collections`], ["PATCH", `${V1}/collections/bbbbb-4zz18-00000000000000l`],
-      ["GET", `${V1}/collections/${IN_B}`], ["POST", `${V1}/container_requests`], ["GET", `${V1}/container_requests/bbbbb-xvhdp-000000000000001`],
+      ["GET", `${V1}/collections/${IN_B}`], ["GET", `${V1}/collections/${IN_A}`], ["GET", `${V1}/secrets/${SECRET_C}/value`], ["POST", `${V1}/container_requests`], ["GET", `${V1}/container_requests/bbbbb-xvhdp-000000000000001`],
     ]) expect([m, p, on("bbbbb", m, p)]).toEqual([m, p, true]);
   });
 
@@ -68,9 +68,10 @@ describe("defaultClusterScopes", () => {
   });
 
   it("names the container by prefix before it exists, covering the token minted once it does", () => {
-    const before = defaultClusterScopes({ runsOn: "bbbbb", mounts });
+    const before = defaultClusterScopes({ runsOn: "bbbbb", mounts, secretUuids: [SECRET_C] });
     expect(scopeSetAllows(before.bbbbb, "PATCH", `${V1}/containers/${CT}`)).toBe(true);
-    for (const cluster of Object.keys(cs).filter((c) => c !== "ccccc")) expect(scopeSetCovers(before[cluster], cs[cluster])).toBe(true);
+    expect(Object.keys(before)).toEqual(Object.keys(cs));
+    for (const cluster of Object.keys(cs)) expect(scopeSetCovers(before[cluster], cs[cluster])).toBe(true);
   });
 });
 
