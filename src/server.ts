@@ -27,6 +27,7 @@ import { queryCostPlugin, type CostBudget } from "./graphql/queryCost";
 import { logRefusedRequest, requestLogPlugin } from "./graphql/requestLog";
 import { incomingContext, inSpan, SpanKind } from "./telemetry/tracing";
 import { tracingPlugin } from "./telemetry/graphqlTracing";
+import { vaultApi } from "./vault/vaultApi";
 
 const MAX_BODY_BYTES = 1 << 20;
 /** Tokens a field selection may take (`alias: name(arg: $v, …) { … }`), for the parser's bound. */
@@ -209,6 +210,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     ],
   });
   await apollo.start();
+  const vault = vaultApi({ apollo, context: o.context, readBody, maxDatabaseMs: o.limits.maxDatabaseMsPerRequest });
 
   async function graphql(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
     const headers = new HeaderMap();
@@ -265,6 +267,7 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
     if (o.explorer?.handles(req, url.pathname)) return o.explorer.serve(req, res, url.pathname);
     if (url.pathname === "/graphql" && o.cors.apply(req, res)) return;
     if (url.pathname === "/graphql") return graphql(req, res, url.search);
+    if (url.pathname.startsWith("/v1/")) return vault(req, res, url);
     if (url.pathname === "/_health/ping" && (req.method === "GET" || req.method === "HEAD")) return sendJson(res, 200, { health: "OK" });
     if (url.pathname === "/metrics" && req.method === "GET") {
       const refused = o.metricsAccess(req);

@@ -150,10 +150,10 @@ function readerOf(c: Caller | null): { actorUuid?: string; properties: { tokenUu
   return { actorUuid: c?.principal.user.uuid, properties: { tokenUuid: c?.principal.token?.uuid ?? null, containerUuid: c ? containerOf(c) : null } };
 }
 
-/** The value of one stored version (UNAVAILABLE if its key is missing or it was altered). */
-async function openVersion(ctx: LocalContext, tx: Pick<Tx, "secretVersion">, uuid: string, version: number): Promise<string | undefined> {
+/** The value of one stored version and when it was written (UNAVAILABLE if its key is missing or it was altered). */
+async function openVersion(ctx: LocalContext, tx: Pick<Tx, "secretVersion">, uuid: string, version: number): Promise<{ value: string; createdAt: Date } | undefined> {
   const stored = await tx.secretVersion.findUnique({ where: { secretUuid_version: { secretUuid: uuid, version } } });
-  return stored ? ctx.secrets.keyring.open({ keyId: stored.keyId, sealed: stored.valueSealed }, uuid, version) : undefined;
+  return stored ? { value: ctx.secrets.keyring.open({ keyId: stored.keyId, sealed: stored.valueSealed }, uuid, version), createdAt: stored.createdAt } : undefined;
 }
 
 const versionNotFound = (uuid: string, version: number) => apiError(ErrorCode.NOT_FOUND, `secret "${uuid}" has no version ${version}`);
@@ -162,11 +162,11 @@ const versionNotFound = (uuid: string, version: number) => apiError(ErrorCode.NO
 export async function secretValue(ctx: LocalContext, c: Caller, uuid: string, version: number | null | undefined): Promise<SecretValueRecord> {
   const row = await secretWithLevel(ctx.prisma, c, uuid, 1, "reading");
   const v = version ?? row.currentVersion;
-  const value = await openVersion(ctx, ctx.prisma, uuid, v);
-  if (value === undefined) throw versionNotFound(uuid, v);
+  const opened = await openVersion(ctx, ctx.prisma, uuid, v);
+  if (opened === undefined) throw versionNotFound(uuid, v);
   const reader = readerOf(c);
   await audit(ctx.prisma, ctx.clusterId, { type: "secret_read", objectUuid: uuid, actorUuid: reader.actorUuid, properties: { ...reader.properties, version: v } });
-  return { uuid, version: v, value };
+  return { uuid, version: v, ...opened };
 }
 
 /**
@@ -205,10 +205,10 @@ export async function secretUnwrap(ctx: LocalContext, c: Caller | null, token: s
       UPDATE secret_wraps SET unwrapped_at = now() WHERE token_hash = ${hash} AND unwrapped_at IS NULL AND expires_at > now()
       RETURNING secret_uuid AS "secretUuid", version`;
     if (!claimed) return undefined;
-    const value = await openVersion(ctx, tx, claimed.secretUuid, claimed.version);
-    if (value === undefined) return undefined; // cannot happen: versions go only with their secret (and its wraps)
+    const opened = await openVersion(ctx, tx, claimed.secretUuid, claimed.version);
+    if (opened === undefined) return undefined; // cannot happen: versions go only with their secret (and its wraps)
     await audit(tx, ctx.clusterId, { type: "secret_unwrap", objectUuid: claimed.secretUuid, actorUuid: reader.actorUuid, properties: { ...reader.properties, version: claimed.version, wrap: hash.slice(0, 16) } });
-    return { uuid: claimed.secretUuid, version: claimed.version, value };
+    return { uuid: claimed.secretUuid, version: claimed.version, ...opened };
   });
   if (unwrapped) return unwrapped;
   const known = await ctx.prisma.secretWrap.findUnique({ where: { tokenHash: hash }, select: { secretUuid: true, unwrappedAt: true } });

@@ -60,7 +60,7 @@ it.each([
 });
 
 it("takes a value for exactly the secret asked", async () => {
-  valueAnswer = { uuid: ASKED, version: 1, value: "its own value" };
+  valueAnswer = { uuid: ASKED, version: 1, value: "its own value", createdAt: NOW };
   expect((await ok(gql(a.url, VALUE, { u: ASKED }, alice.token))).secretValue.value).toBe("its own value");
 });
 
