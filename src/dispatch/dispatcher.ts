@@ -7,7 +7,7 @@
 import { GraphQLResponseError, httpGraphQL, type GraphQLRun } from "../graphqlClient";
 import { log } from "../log";
 import { ContainerRun } from "./containerRun";
-import { lockContainer, queuedContainers, type ContainerToRun } from "./operations";
+import { heldContainers, lockContainer, queuedContainers, setContainer, unlockContainer, type ContainerToRun } from "./operations";
 
 export interface DispatcherOptions {
   /** The server's base URL. */
@@ -61,6 +61,7 @@ export class Dispatcher {
   /** Runs until stop() (or maxContainers taken and finished). */
   async run(): Promise<DispatchStats> {
     const tokenUuid = await this.identify();
+    await this.releaseStale(tokenUuid);
     log.info("dispatcher ready", { url: this.o.url, tokenUuid, concurrency: this.o.concurrency });
     let fatal: unknown;
     try {
@@ -77,6 +78,26 @@ export class Dispatcher {
     log.info("dispatcher stopped", { locked: this.stats.locked, lostRaces: this.stats.lostRaces });
     if (fatal) throw fatal;
     return this.stats;
+  }
+
+  /**
+   * What this token still holds from an earlier run that ended without letting go (killed):
+   * Locked containers are unlocked (to be taken again), Running ones cancelled (their process
+   * went with that run, or is an orphan whose token dies now), so none stays stuck. Each
+   * dispatcher needs a token of its own for this (two sharing one would cancel each other's).
+   */
+  private async releaseStale(tokenUuid: string): Promise<void> {
+    for (const state of ["Locked", "Running"] as const) {
+      for (const uuid of await heldContainers(this.gql, state, tokenUuid, QUEUE_PAGE, QUEUE_LIMIT)) {
+        try {
+          if (state === "Locked") await unlockContainer(this.gql, uuid);
+          else await setContainer(this.gql, uuid, { state: "Cancelled" });
+          log.warn("released a container left by an earlier run of this dispatcher", { containerUuid: uuid, was: state });
+        } catch (e) {
+          log.warn("cannot release a container left by an earlier run", { containerUuid: uuid, error: (e as Error).message });
+        }
+      }
+    }
   }
 
   /** Stops taking containers and stops those running (cancelled; a locked one not yet started is unlocked). */

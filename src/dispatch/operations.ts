@@ -30,19 +30,31 @@ export interface ContainerStatus {
 
 type PageOf<T> = { nodes: T[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 
-/** Queued containers of this cluster, highest priority first (then oldest uuid), at most `limit`. */
-export async function queuedContainers(gql: GraphQLRun, pageSize: number, limit: number): Promise<QueuedContainer[]> {
-  const found: QueuedContainer[] = [];
+/** This cluster's containers in `state` (uuid order), up to about `limit`. */
+async function containersIn<T>(gql: GraphQLRun, state: string, selection: string, pageSize: number, limit: number): Promise<T[]> {
+  const found: T[] = [];
   let after: string | null = null;
   do {
-    const { containers }: { containers: PageOf<QueuedContainer> } = await gql(
-      `query($first: Int, $after: String) { containers(state: "Queued", first: $first, after: $after) { nodes { uuid priority } pageInfo { hasNextPage endCursor } } }`,
-      { first: pageSize, after },
+    const { containers }: { containers: PageOf<T> } = await gql(
+      `query($s: String, $first: Int, $after: String) { containers(state: $s, first: $first, after: $after) { nodes { ${selection} } pageInfo { hasNextPage endCursor } } }`,
+      { s: state, first: pageSize, after },
     );
-    found.push(...containers.nodes.filter((c) => c.priority > 0));
+    found.push(...containers.nodes);
     after = containers.pageInfo.hasNextPage ? containers.pageInfo.endCursor : null;
   } while (after && found.length < limit);
-  return found.sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+  return found;
+}
+
+/** Queued containers someone wants (priority > 0), highest priority first (then uuid), from the first `limit` in uuid order. */
+export async function queuedContainers(gql: GraphQLRun, pageSize: number, limit: number): Promise<QueuedContainer[]> {
+  const queued = await containersIn<QueuedContainer>(gql, "Queued", "uuid priority", pageSize, limit);
+  return queued.filter((c) => c.priority > 0).sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+}
+
+/** The uuids of containers in `state` whose lock `tokenUuid` holds. */
+export async function heldContainers(gql: GraphQLRun, state: "Locked" | "Running", tokenUuid: string, pageSize: number, limit: number): Promise<string[]> {
+  const held = await containersIn<{ uuid: string; lockedByUuid: string | null }>(gql, state, "uuid lockedByUuid", pageSize, limit);
+  return held.filter((c) => c.lockedByUuid === tokenUuid).map((c) => c.uuid);
 }
 
 const RUN_FIELDS = "uuid state priority command cwd environment outputPath";

@@ -266,6 +266,26 @@ describe("fedgate dispatch", () => {
     await ok(gql(z.url, `mutation($u: ID!) { cancelContainerRequest(uuid: $u) { uuid } }`, { u: request }, alice.token));
   });
 
+  it("a dispatcher killed outright: the next run with its token cancels what it left Running, and the retry runs", async () => {
+    const marker = join(work, "second-attempt");
+    const pidFile = join(work, "orphan.pid");
+    // The first attempt hangs; the retry finds the marker and succeeds.
+    const command = [process.execPath, "-e", `const fs = require("fs"); if (fs.existsSync(${JSON.stringify(marker)})) process.exit(0); fs.writeFileSync(${JSON.stringify(marker)}, ""); fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`];
+    const { request, container: first } = await submit(command, { containerCountMax: 2 });
+    const crashed = startDispatcher(z.url, dispatcherToken);
+    const orphan = await pidIn(pidFile);
+    crashed.child.kill("SIGKILL");
+    await crashed.exited;
+    expect(await container(first)).toMatchObject({ state: "Running" }); // nobody let go of it
+    const next = startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]);
+    expect(await next.exited).toBe(0);
+    expect(await container(first)).toMatchObject({ state: "Cancelled" });
+    expect(next.stderr()).toContain("released a container left by an earlier run of this dispatcher");
+    const { containerRequest } = await z.root(`query($u: ID!) { containerRequest(uuid: $u) { state containerCount container { uuid state exitCode } } }`, { u: request });
+    expect(containerRequest).toMatchObject({ state: "Final", containerCount: 2, container: { state: "Complete", exitCode: 0 } });
+    process.kill(orphan, "SIGKILL"); // the orphan of the killed dispatcher (its token is already dead)
+  });
+
   it("two dispatchers on one queue never run a container twice (several rounds)", async () => {
     const ranFile = join(work, "ran.txt");
     writeFileSync(ranFile, "");

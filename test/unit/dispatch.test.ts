@@ -55,7 +55,8 @@ describe("output files", () => {
       await symlink("/etc/passwd", join(root, "out/link"));
       expect(await readOutputFiles(join(root, "out"))).toEqual([{ path: "a.txt", text: "a\uFFFD" }, { path: "sub/b.txt", text: "b" }]);
       expect(await readOutputFiles(join(root, "missing"))).toEqual([]);
-      await expect(readOutputFiles(join(root, "out"), 1)).rejects.toThrow(OutputTooLargeError);
+      await expect(readOutputFiles(join(root, "out"), 1)).rejects.toThrow(/larger than 1 bytes/);
+      await expect(readOutputFiles(join(root, "out"), 1000, 3)).rejects.toThrow(OutputTooLargeError);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
