@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { saltSecret } from "../../src/auth/salt";
+import { SecretBox } from "../../src/auth/secretBox";
 import { log } from "../../src/log";
 import { createUserWithToken, gql, ok, startFederation, type TestCluster } from "../helpers/federation";
 
@@ -163,4 +164,41 @@ it("keeps runtime tokens and container tokens (raw and salted for every cluster)
   for (const [where, text] of Object.entries(everywhere)) expect([where, forms.find((f) => text.includes(f))]).toEqual([where, undefined]);
   // Nor does containerAuth ever hand out the runtime token.
   for (const t of containerTokens) expect(t).not.toContain(secrets[0]);
+});
+
+it("keeps a runtime token minted for a delegated request and its container's child, minted at its home, (raw and salted for every cluster) out of every response but containerAuth's, log line and table", async () => {
+  const { aaaaa: a, bbbbb: b } = fed;
+  const carol = await createUserWithToken(a, "carol@example.org");
+  const responses: string[] = [];
+  let child = "";
+  const call = async (url: string, query: string, variables: Record<string, unknown>, token?: string) => {
+    const r = await gql(url, query, variables, token);
+    if (r.data?.containerAuth) child = r.data.containerAuth.token;
+    else responses.push(JSON.stringify(r));
+    return r;
+  };
+  const input = (await ok(call(a.url, `mutation { createCollection(input: { name: "input" }) { uuid } }`, {}, carol.token))).createCollection.uuid;
+  const spec = {
+    command: ["true"], containerImage: "img", outputPath: "/out", mounts: { "/out": { kind: "tmp" }, "/in": { kind: "collection", uuid: input } },
+    runtimeConstraints: { vcpus: 1, ram: 1024 }, state: "Committed", priority: 1,
+  };
+  const cr = (await ok(call(a.url, `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i, cluster: "bbbbb") { uuid containerUuid hasRuntimeToken } }`, { i: spec }, carol.token))).createContainerRequest;
+  expect(cr.hasRuntimeToken).toBe(true);
+  await ok(call(b.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: cr.containerUuid }, b.rootToken));
+  await ok(call(b.url, `query($u: ID!) { containerAuth(uuid: $u) { uuid token } }`, { u: cr.containerUuid }, b.rootToken));
+  await ok(call(b.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Running" }) { state } }`, { u: cr.containerUuid }, child));
+  for (const url of [a.url, b.url]) await ok(call(url, `query($u: ID!) { collection(uuid: $u) { uuid } currentToken { uuid } }`, { u: input }, child));
+  await ok(call(b.url, `{ currentContainer { uuid } }`, {}, child));
+  await ok(call(b.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Complete", exitCode: 0 }) { state } }`, { u: cr.containerUuid }, child));
+  await call(a.url, `query($u: ID!) { collection(uuid: $u) { uuid } }`, { u: input }, child); // refused now
+
+  // The runtime token's secret exists only sealed at its home: open it there to look for it.
+  const childRow = await a.db.prisma.apiToken.findUnique({ where: { uuid: child.split("/")[1] } });
+  const runtimeRow = await a.db.prisma.apiToken.findUnique({ where: { uuid: childRow!.parentUuid! } });
+  const runtime = SecretBox.fromConfig(a.config.tokens.encryptionKey, a.config.systemRootToken).open(runtimeRow!.secretSealed, runtimeRow!.uuid)!;
+  expect(runtime).toMatch(/^[a-z0-9]{50}$/);
+  const forms = [runtime, child.split("/")[2]].flatMap((s) => [s, saltSecret(s, "aaaaa"), saltSecret(s, "bbbbb")]);
+  const everywhere = { responses: responses.join("\n"), logs: logLines.join("\n"), tables: `${await dumpAllTables(a)}\n${await dumpAllTables(b)}` };
+  expect(everywhere.tables).toContain(runtimeRow!.uuid);
+  for (const [where, text] of Object.entries(everywhere)) expect([where, forms.find((f) => text.includes(f))]).toEqual([where, undefined]);
 });
