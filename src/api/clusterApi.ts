@@ -89,8 +89,8 @@ export interface ClusterApi {
    * cluster asking: a child of it bound to a container of that cluster (and only that).
    */
   containerTokenMint(c: Caller, input: ContainerTokenMintInput): Promise<ContainerAuthRecord>;
-  /** The same caller: revokes the children minted of its token for that container (it ended); answers how many. */
-  containerTokenRevoke(c: Caller, containerUuid: string): Promise<number>;
+  /** The same caller: revokes such a child (its container ended), and what was minted from it. */
+  containerTokenRevoke(c: Caller, tokenUuid: string): Promise<TokenRecord>;
 }
 
 /** What only the local database can answer, used by the router to decide for remote callers. */

@@ -10,7 +10,7 @@
  * verification that was under way when its token was revoked is neither cached nor trusted.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Prisma, type PrismaClient } from "@prisma/client";
+import type { PrismaClient, Prisma } from "@prisma/client";
 import type { CreatedToken, CreateTokenInput, GroupLevel, Page, PageOptions, TokenRecord, UserRecord } from "../api/types";
 import { badInput, forbidden, notFound, unauthenticated } from "../errors";
 import { INFIX, clusterOf, newUuid } from "../ids";
@@ -258,13 +258,11 @@ export class LocalTokens implements TokenCaches {
   /**
    * In the transaction that moves container `containerUuid` out of Locked/Running: revokes
    * its tokens and everything minted from them (hints and replicas told on commit). Call
-   * `forgetRevoked` with the answer once it has committed. `parentUuid`: only the tokens minted
-   * from that one (what another cluster may revoke of the children minted for it).
+   * `forgetRevoked` with the answer once it has committed.
    */
-  async revokeBound(tx: Tx, containerUuid: string, parentUuid?: string): Promise<string[]> {
-    const fromParent = parentUuid === undefined ? Prisma.empty : Prisma.sql`AND parent_uuid = ${parentUuid}`;
+  async revokeBound(tx: Tx, containerUuid: string): Promise<string[]> {
     const bound = await tx.$queryRaw<{ uuid: string }[]>`
-      SELECT uuid FROM api_tokens WHERE container_uuid = ${containerUuid} AND revoked_at IS NULL ${fromParent} ORDER BY uuid FOR UPDATE`;
+      SELECT uuid FROM api_tokens WHERE container_uuid = ${containerUuid} AND revoked_at IS NULL ORDER BY uuid FOR UPDATE`;
     if (bound.length === 0) return [];
     const uuids = await revokeTree(tx, bound.map((b) => b.uuid), new Date());
     await this.hints.enqueue(tx, uuids);

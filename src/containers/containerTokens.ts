@@ -117,7 +117,7 @@ export async function revokeContainerTokens(tx: Tx, deps: ContainerTokenDeps, co
   const ct = await tx.container.findUnique({ where: { uuid: containerUuid }, select: { authUuid: true, runtimeTokenSealed: true } });
   if (ct?.authUuid && clusterOf(ct.authUuid) !== deps.clusterId && ct.runtimeTokenSealed !== null) {
     const runtimeToken = deps.box.open(ct.runtimeTokenSealed, containerUuid);
-    if (runtimeToken !== undefined) await revokeAtHome(deps, runtimeToken, containerUuid);
+    if (runtimeToken !== undefined) await revokeAtHome(deps, runtimeToken, ct.authUuid);
   }
   return revoked;
 }

@@ -13,11 +13,11 @@
  * other salted look-ups and audited.
  */
 import type { ClusterApi } from "../api/clusterApi";
-import type { ContainerAuthRecord, ContainerTokenMintInput, CreateContainerRequestInput } from "../api/types";
+import type { ContainerAuthRecord, ContainerTokenMintInput, CreateContainerRequestInput, TokenRecord } from "../api/types";
 import { broaderThan, type TokenAuthority } from "../auth/authority";
 import type { Caller, Principal } from "../auth/principal";
 import { parseToken } from "../auth/tokenString";
-import { codeOf, forbidden, unavailable } from "../errors";
+import { codeOf, forbidden, notFound, unavailable } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { audit } from "../localdb/audit";
 import type { LocalContext } from "../localdb/context";
@@ -72,17 +72,18 @@ export async function mintForCluster(ctx: LocalContext, c: Caller, input: Contai
   return { uuid: minted.uuid, token: minted.token, expiresAt: minted.expiresAt, scopes: child.scopes, clusterScopes: child.clusterScopes };
 }
 
-/** Home side: revokes what `mintForCluster` minted of the caller's token for that container. */
-export async function revokeForCluster(ctx: LocalContext, c: Caller, containerUuid: string): Promise<number> {
-  const { parent, asking } = saltedRuntimeToken(c.principal, containerUuid);
+/**
+ * Home side: revokes a token `mintForCluster` made of the caller's token for a container of
+ * the cluster asking (and what was minted from it, hinted everywhere). Any other token is
+ * NOT_FOUND, as a stranger's token is to `revokeToken`.
+ */
+export async function revokeForCluster(ctx: LocalContext, c: Caller, tokenUuid: string): Promise<TokenRecord> {
+  const p = c.principal;
+  const row = await ctx.prisma.apiToken.findUnique({ where: { uuid: tokenUuid }, select: { parentUuid: true, containerUuid: true } });
+  if (!row?.containerUuid || !p.token || row.parentUuid !== p.token.uuid) throw notFound("container token", tokenUuid);
+  const { parent, asking } = saltedRuntimeToken(p, row.containerUuid);
   ctx.containers.countSaltedUse(asking, parent.uuid);
-  const revoked = await ctx.prisma.$transaction(async (tx) => {
-    const uuids = await ctx.tokens.revokeBound(tx, containerUuid, parent.uuid);
-    await audit(tx, ctx.clusterId, { type: "container_token_revoke", objectUuid: containerUuid, actorUuid: c.principal.user.uuid, properties: { cluster: asking, parentUuid: parent.uuid, tokens: uuids } });
-    return uuids;
-  });
-  await ctx.tokens.forgetRevoked(revoked);
-  return revoked.length;
+  return ctx.tokens.revoke(c, tokenUuid);
 }
 
 /** What the running cluster needs to ask a runtime token's home. */
@@ -127,20 +128,28 @@ export async function childFromHome(
   return { ok: true, value: auth };
 }
 
+/** How long a container's end waits for its token's home to confirm the revocation (in its transaction). */
+const REVOKE_WAIT_MS = 1500;
+
 /**
  * Running side, when the container ends: asks the home to revoke the child. Best effort: the
- * container's end must not wait for (or fail with) another cluster; the child is refused here
- * at once anyway (its container is no longer active) and expires at its home's bound.
+ * container's end waits at most REVOKE_WAIT_MS for another cluster and never fails with it
+ * (the call goes on in the background); the child is refused here at once anyway (its
+ * container is no longer active) and expires at its home's bound. The child is named by its
+ * uuid, so a late answer cannot revoke the token of a later lock.
  */
-export async function revokeAtHome(deps: AskHomeDeps, runtimeToken: string, containerUuid: string): Promise<void> {
-  const home = clusterOf(parseToken(runtimeToken)!.uuid);
-  try {
+export async function revokeAtHome(deps: AskHomeDeps, runtimeToken: string, childUuid: string): Promise<void> {
+  const home = clusterOf(childUuid);
+  const revoke = (async () => {
     const acting = await deps.actingWith(runtimeToken);
-    await acting.api.containerTokenRevoke(acting.caller, containerUuid);
-  } catch (e) {
+    await acting.api.containerTokenRevoke(acting.caller, childUuid);
+  })().catch((e: unknown) => {
     // A runtime token revoked meanwhile took its children with it: nothing left to do.
-    if (codeOf(e) !== "UNAUTHENTICATED") log.warn("container token not revoked at its home cluster", { cluster: home, containerUuid, error: (e as Error).message });
-  }
+    if (codeOf(e) !== "UNAUTHENTICATED") log.warn("container token not revoked at its home cluster", { cluster: home, tokenUuid: childUuid, error: (e as Error).message });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([revoke, new Promise<void>((resolve) => (timer = setTimeout(resolve, REVOKE_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 /**

@@ -209,7 +209,7 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
         i: { containerUuid: i.containerUuid, clusterScopes: clusterScopesToWire(i.clusterScopes), expiresAt: i.expiresAt?.toISOString() ?? null },
       })).r),
     containerTokenRevoke: async (_c, uuid) =>
-      Number((await call<{ r: unknown }>("RevokeContainerTokens", `mutation RevokeContainerTokens($u:ID!){ r: revokeContainerTokens(containerUuid:$u) }`, { u: uuid })).r),
+      toToken((await call<{ r: Wire }>("RevokeContainerToken", `mutation RevokeContainerToken($u:ID!){ r: revokeContainerToken(uuid:$u){ ${TOKEN} } }`, { u: uuid })).r),
 
     wrappingLookup: async (_c, wrapping) =>
       toWrappingInfo((await call<{ r: Wire }>("WrappingInfo", `query WrappingInfo($t:String!){ r: wrappingInfo(token:$t){ ${WRAPPING_INFO} } }`, { t: wrapping })).r),

@@ -27,7 +27,7 @@ const UPDATE_CT = `mutation($u: ID!, $i: UpdateContainerInput!) { updateContaine
 const COLLECTION = `query($u: ID!) { collection(uuid: $u) { uuid name } }`;
 const CREATE_COLLECTION = `mutation($n: String!) { createCollection(input: { name: $n }) { uuid } }`;
 const MINT = `mutation($i: MintContainerTokenInput!) { mintContainerToken(input: $i) { uuid token expiresAt clusterScopes } }`;
-const REVOKE = `mutation($u: ID!) { revokeContainerTokens(containerUuid: $u) }`;
+const REVOKE = `mutation($u: ID!) { revokeContainerToken(uuid: $u) { uuid revokedAt } }`;
 
 const spec = (tag: string, mounts: Record<string, unknown>) => ({
   command: ["cat", "/in/x"], containerImage: "img", outputPath: "/out", mounts: { "/out": { kind: "tmp" }, ...mounts },
@@ -102,7 +102,7 @@ it("runs a request from aaaaa on bbbbb with a child token minted at aaaaa: reads
 
   await ok(gql(b.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Complete", exitCode: 0 } }, auth.token));
   expect((await a.db.prisma.apiToken.findUnique({ where: { uuid: parsed.uuid } }))!.revokedAt).not.toBeNull();
-  expect(await a.db.prisma.auditLog.count({ where: { eventType: "container_token_revoke", objectUuid: cr.containerUuid } })).toBe(1);
+  expect(await a.db.prisma.auditLog.count({ where: { eventType: "revoke", objectUuid: parsed.uuid, actorUuid: alice.uuid } })).toBe(1);
   for (const [url, query, vars] of [
     [b.url, `{ currentContainer { uuid } }`, {}], [a.url, COLLECTION, { u: input }], [b.url, COLLECTION, { u: input }], [c.url, `{ currentToken { uuid } }`, {}],
   ] as const) expect(codes(await gql(url, query, vars, auth.token))).toEqual(["UNAUTHENTICATED"]);
@@ -157,7 +157,7 @@ describe("the home's mint, asked by a lying peer", () => {
       [await asPeer("ccccc", MINT, { i: { containerUuid: "ccccc-dz642-000000000000001", clusterScopes: [readInput("ccccc")[0]] } }), "FORBIDDEN"],
       [await gql(a.url, MINT, { i: { containerUuid: "ccccc-dz642-000000000000001", clusterScopes: readInput("ccccc") } }, alice.token), "FORBIDDEN"],
       [await gql(a.url, MINT, { i: { containerUuid: "ccccc-dz642-000000000000001", clusterScopes: readInput("ccccc") } }), "UNAUTHENTICATED"],
-      [await asPeer("ccccc", REVOKE, { u: "bbbbb-dz642-000000000000001" }), "FORBIDDEN"],
+      [await asPeer("ccccc", REVOKE, { u: alice.tokenUuid }), "NOT_FOUND"],
     ];
     expect(refusals.map(([r]) => codes(r)[0])).toEqual(refusals.map(([, code]) => code));
     expect(await a.db.prisma.apiToken.count()).toBe(mintsBefore);
@@ -179,8 +179,24 @@ describe("the home's mint, asked by a lying peer", () => {
     expect((await ok(gql(a.url, COLLECTION, { u: input }, minted.token))).collection.uuid).toBe(input);
     expectCode(await gql(a.url, COLLECTION, { u: other }, minted.token), "FORBIDDEN");
     // Another cluster's salted form of the same runtime token cannot revoke it; its own can.
-    expect(codes(await asPeer("bbbbb", REVOKE, { u: container }))).toEqual(["FORBIDDEN"]);
-    expect((await ok(asPeer("ccccc", REVOKE, { u: container }))).revokeContainerTokens).toBe(1);
+    expect(codes(await asPeer("bbbbb", REVOKE, { u: minted.uuid }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await gql(a.url, REVOKE, { u: minted.uuid }, alice.token))).toEqual(["FORBIDDEN"]);
+    expect((await ok(asPeer("ccccc", REVOKE, { u: minted.uuid }))).revokeContainerToken.revokedAt).not.toBeNull();
     expect(codes(await gql(a.url, COLLECTION, { u: input }, minted.token))).toEqual(["UNAUTHENTICATED"]);
   });
+});
+
+it("with the runtime token's home unreachable: a lock fails UNAVAILABLE and leaves the container Queued; a container still ends, its token refused at once", async () => {
+  const { cr: running, auth } = await runOnB("ends-alone");
+  const waiting = (await ok(gql(a.url, CREATE, { i: spec("waits", { "/in": { kind: "collection", uuid: input } }), c: "bbbbb" }, alice.token))).createContainerRequest;
+  await a.stop();
+  delete fed.aaaaa; // stopped here, not again in afterAll
+
+  const lock = await gql(b.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: waiting.containerUuid }, dispatcher.token);
+  expect(codes(lock)).toEqual(["UNAVAILABLE"]);
+  expect(await b.db.prisma.container.findUnique({ where: { uuid: waiting.containerUuid }, select: { state: true, lockCount: true, authUuid: true } }))
+    .toEqual({ state: "Queued", lockCount: 0, authUuid: null });
+
+  expect((await ok(gql(b.url, UPDATE_CT, { u: running.containerUuid, i: { state: "Complete", exitCode: 0 } }, auth.token))).updateContainer.state).toBe("Complete");
+  expect(codes(await gql(b.url, `{ currentContainer { uuid } }`, {}, auth.token))).toEqual(["UNAUTHENTICATED"]);
 });

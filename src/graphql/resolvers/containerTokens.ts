@@ -22,7 +22,7 @@ export const containerTokenResolvers = {
         clusterScopes: clusterScopesArg(a.input.clusterScopes)!,
         expiresAt: a.input.expiresAt ?? null,
       }),
-    revokeContainerTokens: (_: unknown, a: { containerUuid: string }, ctx: RequestContext) =>
-      ctx.api.containerTokenRevoke(bearer(ctx), uuidArg(a.containerUuid, "containerUuid", "container")),
+    revokeContainerToken: (_: unknown, a: { uuid: string }, ctx: RequestContext) =>
+      ctx.api.containerTokenRevoke(bearer(ctx), uuidArg(a.uuid, "uuid", "token")),
   },
 };
