@@ -118,7 +118,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `mutation { createToken(input: { scopes: [{ method: "GET", path: "/arvados/v1/collections" }] }) { token } }`,
   );
   // The container part must not keep the rest of the demo from starting.
-  const job = await submitDemoContainer(httpGraphQL(clusters.login.url, alice.token), "east1", projects.login, "login reads").catch((e: Error) => e);
+  const job = await submitDemoContainer(httpGraphQL(clusters.login.url, alice.token), "east1", projects.login, "login reads", "login reference").catch((e: Error) => e);
 
   explorerBanner.text = [
     "Demo tokens, issued by the login cluster and valid on every cluster (paste one as \"Authorization: Bearer <token>\"):",
@@ -171,6 +171,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       ? [`  the demo container could not be submitted: ${job.message}`]
       : [
           `  alice asked login for a container on east1 that reads her collection ${job.inputUuid} on login: request ${job.requestUuid}`,
+          "  (its token may read that input on login, and nothing else there)",
           "  # follow it (asked on login, answered by east1): the request, its container, its log collection",
           `  ${curl(login, "ALICE", `{ containerRequest(uuid: "${job.requestUuid}") { state logUuid container { state exitCode runtimeStatus } } }`)}`,
           "  # its stdout and stderr (put the logUuid from above in place of LOG_UUID)",

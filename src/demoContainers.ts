@@ -27,20 +27,25 @@ export function startDemoDispatchers(clusters: readonly { url: string; config: {
 }
 
 /**
- * What the container runs (node, no shell): reads the collection named by its argument through
- * the API of the cluster it runs on (FEDGATE_URL), with its token (ARVADOS_API_TOKEN), which
- * sends the read on to the collection's own cluster.
+ * What the container runs (node, no shell): reads its input through the API of the cluster it
+ * runs on (FEDGATE_URL) with its token (ARVADOS_API_TOKEN), which sends the read on to the
+ * collection's own cluster; then tries a collection that is not among its inputs, which its
+ * token's cluster scopes refuse there.
  */
 const READ_INPUT = `
-const [uuid] = process.argv.slice(1);
-fetch(process.env.FEDGATE_URL + "/graphql", {
+const [input, other] = process.argv.slice(1);
+const ask = (query, variables) => fetch(process.env.FEDGATE_URL + "/graphql", {
   method: "POST",
   headers: { "content-type": "application/json", authorization: "Bearer " + process.env.ARVADOS_API_TOKEN },
-  body: JSON.stringify({ query: "query($u: ID!) { collection(uuid: $u) { name cluster } currentContainer { uuid cluster } }", variables: { u: uuid } }),
-}).then((r) => r.json()).then((r) => {
+  body: JSON.stringify({ query, variables }),
+}).then((r) => r.json());
+(async () => {
+  const r = await ask("query($u: ID!) { collection(uuid: $u) { name cluster } currentContainer { uuid cluster } }", { u: input });
   if (r.errors) { console.error(JSON.stringify(r.errors)); process.exit(1); }
-  console.log("container " + r.data.currentContainer.uuid + " on " + r.data.currentContainer.cluster + " read collection '" + r.data.collection.name + "' on " + r.data.collection.cluster);
-});
+  const refused = await ask("query($u: ID!) { collection(uuid: $u) { name } }", { u: other });
+  console.log("container " + r.data.currentContainer.uuid + " on " + r.data.currentContainer.cluster + " read its input '" + r.data.collection.name +
+    "' on " + r.data.collection.cluster + "; another collection there: " + (refused.errors ? refused.errors[0].extensions.code : "READ (unexpected)"));
+})();
 `;
 
 export interface DemoContainer {
@@ -48,14 +53,17 @@ export interface DemoContainer {
   inputUuid: string;
 }
 
-/** alice's request, made on `from`, to run on `runsOn`, reading `inputName` in her project `projectUuid` (on `from`). */
-export async function submitDemoContainer(asAlice: GraphQLRun, runsOn: string, projectUuid: string, inputName: string): Promise<DemoContainer> {
+/**
+ * alice's request, made where `asAlice` asks, to run on `runsOn`, reading `inputName` in her
+ * project `projectUuid` and trying `otherName` there (not an input).
+ */
+export async function submitDemoContainer(asAlice: GraphQLRun, runsOn: string, projectUuid: string, inputName: string, otherName: string): Promise<DemoContainer> {
   const { collections } = await asAlice<{ collections: { nodes: { uuid: string; name: string }[] } }>(
     `query($o: ID) { collections(ownerUuid: $o) { nodes { uuid name } } }`,
     { o: projectUuid },
   );
-  const input = collections.nodes.find((n) => n.name === inputName);
-  if (!input) throw new Error(`demo: no collection "${inputName}" in ${projectUuid}`);
+  const [input, other] = [inputName, otherName].map((name) => collections.nodes.find((n) => n.name === name));
+  if (!input || !other) throw new Error(`demo: no collections "${inputName}" and "${otherName}" in ${projectUuid}`);
   const { createContainerRequest } = await asAlice<{ createContainerRequest: { uuid: string } }>(
     `mutation($i: CreateContainerRequestInput!, $c: String) { createContainerRequest(input: $i, cluster: $c) { uuid } }`,
     {
@@ -64,7 +72,7 @@ export async function submitDemoContainer(asAlice: GraphQLRun, runsOn: string, p
         name: `read ${inputName} from ${runsOn}`,
         state: "Committed",
         priority: 500,
-        command: [process.execPath, "-e", READ_INPUT, input.uuid],
+        command: [process.execPath, "-e", READ_INPUT, input.uuid, other.uuid],
         containerImage: "none (the dispatcher runs local processes)",
         mounts: { "/in": { kind: "collection", uuid: input.uuid }, "/out": { kind: "tmp" } },
         outputPath: "/out",

@@ -308,6 +308,29 @@ describe("fedgate dispatch", () => {
   });
 });
 
+describe("the demo (npm start) runs containers", () => {
+  it("a request made on login runs on east1 under east1's dispatcher and reads its input on login, and nothing else there", async () => {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("FEDGATE_") && k !== "DATABASE_URL" && k !== "NODE_OPTIONS") env[k] = v;
+    const base = 30_000 + Math.floor(Math.random() * 20_000);
+    const demo = spawn(process.execPath, ["--import", "tsx", "-e", CLI, "demo", "--base-port", String(base)], { cwd: ROOT, env, stdio: ["ignore", "pipe", "ignore"] });
+    dispatchers.add(demo);
+    let out = "";
+    demo.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once("close", (code) => (dispatchers.delete(demo), resolve(code))));
+    const line = await eventually("the demo container's outcome", async () => /^Demo container .*$/m.exec(out)?.[0], 90_000);
+    expect(line).toMatch(/^Demo container Complete \(exit code 0\): container east1-dz642-[a-z0-9]{15} on east1 read its input 'login reads' on login; another collection there: FORBIDDEN$/);
+    const request = /request (east1-xvhdp-[a-z0-9]{15})/.exec(out)![1];
+    const alice = /export ALICE='([^']+)'/.exec(out)![1];
+    const login = `http://127.0.0.1:${base}`;
+    // As the banner says to follow it: asked on login, answered by east1.
+    const { containerRequest } = await ok(gql(login, `query($u: ID!) { containerRequest(uuid: $u) { state logUuid container { state exitCode } } }`, { u: request }, alice));
+    expect(containerRequest).toMatchObject({ state: "Final", logUuid: expect.stringMatching(/^east1-4zz18-/), container: { state: "Complete", exitCode: 0 } });
+    demo.kill("SIGINT");
+    expect(await exited).toBe(0);
+  }, 120_000);
+});
+
 describe("fedgate dispatch refuses to start", () => {
   it("without a token (2), with a token that is not an admin's (1), with no server (69)", async () => {
     const noToken = startDispatcher(z.url, "");
