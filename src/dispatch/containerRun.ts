@@ -102,7 +102,7 @@ export class ContainerRun {
     } catch (e) {
       await this.failed(e);
     } finally {
-      await dir?.remove();
+      await dir?.remove().catch((e: Error) => log.warn("cannot remove a working directory", { containerUuid: uuid, path: dir?.root, error: e.message }));
     }
   }
 
@@ -118,7 +118,7 @@ export class ContainerRun {
       return undefined;
     }
     if (this.stopping) {
-      await this.cancel(asContainer, this.stopping);
+      await this.cancel(asContainer, `stopped: ${this.stopping}`);
       return undefined;
     }
     this.child = startChild({ command: c.command, cwd, env: childEnvironment(c, dir, this.s.url, token) });

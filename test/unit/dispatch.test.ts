@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startChild } from "../../src/dispatch/childProcess";
-import { stopReason } from "../../src/dispatch/containerRun";
+import { childEnvironment, stopReason } from "../../src/dispatch/containerRun";
 import { OutputTooLargeError, readOutputFiles } from "../../src/dispatch/outputFiles";
 import { manifestOf, portableDataHash, runCollection } from "../../src/dispatch/runCollections";
 import { createWorkDir, prepareCwd, writeMountFiles, WorkDirError } from "../../src/dispatch/workDir";
@@ -134,6 +134,24 @@ describe("working directory", () => {
       await expect(writeMountFiles(dir, [{ path: "../../escape", content: "x" }])).rejects.toThrow(WorkDirError);
       await expect(writeMountFiles(dir, [{ path: "/", content: "x" }])).rejects.toThrow(WorkDirError);
     } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe("the command's environment", () => {
+  it("is a minimal base, then the container's, then the API's variables, which the container cannot override; nothing of the dispatcher's", async () => {
+    process.env.D_UNIT_DISPATCHER_ONLY = "not for containers";
+    const dir = await createWorkDir();
+    try {
+      const c = { uuid: "zzzzz-dz642-000000000000001", state: "Locked", priority: 1, command: ["true"], cwd: ".", outputPath: "/out",
+        environment: { PATH: "/opt/bin", ARVADOS_API_TOKEN: "forged", FEDGATE_URL: "http://elsewhere", MINE: "1" } };
+      expect(childEnvironment(c, dir, "http://127.0.0.1:8000", "v2/zzzzz-gj3su-000000000000002/secret/zzzzz-dz642-000000000000001")).toEqual({
+        PATH: "/opt/bin", HOME: dir.root, TMPDIR: dir.root, MINE: "1",
+        ARVADOS_API_TOKEN: "v2/zzzzz-gj3su-000000000000002/secret/zzzzz-dz642-000000000000001", ARVADOS_API_HOST: "127.0.0.1:8000", FEDGATE_URL: "http://127.0.0.1:8000",
+      });
+    } finally {
+      delete process.env.D_UNIT_DISPATCHER_ONLY;
       await dir.remove();
     }
   });
