@@ -25,6 +25,7 @@
  * Prints numbers; asserts nothing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import type { Prisma } from "@prisma/client";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +97,7 @@ async function startServer(t: Target, port: number): Promise<Server> {
 const SPEC = {
   containerImage: "none", outputPath: "/out", mounts: { "/out": { kind: "tmp" } }, runtimeConstraints: { vcpus: 1, ram: 1 << 20 },
 };
+const ROLLBACK = new Error("rollback");
 const CREATE = `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i) { uuid state containerUuid } }`;
 
 /** Writes the containers straight into the database (the server is down): one INSERT … SELECT from generate_series. */
@@ -157,15 +159,21 @@ async function reuseBench(target: Target, port: number): Promise<void> {
     const plan = await db.prisma.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(
       `EXPLAIN SELECT uuid FROM containers WHERE reuse_hash = $1 AND state IN ('Complete', 'Running', 'Locked', 'Queued')`, hash);
     const lines = plan.map((p) => p["QUERY PLAN"].trim());
-    console.log(`plan of its core: ${(lines.find((l) => l.includes("Index")) ?? lines[0]).replace(/\s+\(cost=.*$/, "")}`);
+    console.log(`plan of its core: ${(lines.find((l) => l.includes("Index")) ?? lines[0]).replace(/^->\s*/, "").replace(/\s+\(cost=.*$/, "")}`);
     // The requester as the query sees it (a user, not an admin: the output's readability is checked).
     const requester = { user: { uuid: alice.uuid, isAdmin: false, isActive: true } as UserRecord, isRoot: false, token: null, scopeSets: [] } as Principal;
     const queries = envInt("BENCH_REUSE_QUERIES", 1000);
     let wrong = 0;
-    const hit = await sequential(queries, async () => void ((await findReusable(db.prisma, hash, requester)) !== first.containerUuid && wrong++));
+    const lookUp = async (tx: Prisma.TransactionClient) => void ((await findReusable(tx, hash, requester)) !== first.containerUuid && wrong++);
+    const hit = await sequential(queries, () => lookUp(db.prisma));
+    // As in createContainerRequest, inside a transaction (its row lock is not a commit of its own), rolled back here.
+    const hitInTx = await sequential(queries, () => db.prisma.$transaction(async (tx) => (await lookUp(tx), Promise.reject(ROLLBACK))).catch((e) => {
+      if (e !== ROLLBACK) throw e;
+    }));
     const miss = await sequential(queries, (i) => findReusable(db.prisma, `${"f".repeat(60)}${String(i).padStart(4, "0")}`, requester));
     console.log(table(["reuse query itself (findReusable, this process)", "n", "p50 ms", "p99 ms", "max ms", ""], [
       row("hit: the Complete container, past 6 decoys", summarize(hit), wrong ? `${wrong} WRONG` : "all chose it"),
+      row("hit, in a transaction (BEGIN…ROLLBACK included)", summarize(hitInTx)),
       row("miss: no container with the hash", summarize(miss)),
     ]));
   } finally {
