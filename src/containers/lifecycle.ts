@@ -19,6 +19,7 @@ import { revokeContainerTokens } from "./containerTokens";
 import type { ContainerDeps } from "./deps";
 import { specOf } from "./records";
 import { findReusable, reuseHash, type RuntimeIdentity } from "./reuse";
+import { requirePinned, secretMountsKey, secretMountsOf } from "./secretMounts";
 import { isFinal, requireContainerTransition } from "./states";
 
 type Tx = Prisma.TransactionClient;
@@ -65,6 +66,7 @@ async function newContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, h
       runtimeUserUuid: cr.runtimeUserUuid,
       runtimeAuthScopes: cr.runtimeAuthScopes ?? undefined,
       runtimeClusterScopes: cr.runtimeClusterScopes ?? undefined,
+      secretMounts: cr.secretMounts as Prisma.InputJsonValue,
       runtimeTokenUuid: runtimeToken === undefined ? null : cr.runtimeTokenUuid,
       runtimeTokenSealed: runtimeToken === undefined ? null : deps.box.seal(runtimeToken, uuid),
     },
@@ -77,7 +79,7 @@ async function newContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, h
  * finalises the request at once.
  */
 export async function attachContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, requester: Principal, effects: Effects): Promise<void> {
-  const hash = reuseHash(specOf(cr), runtimeOf(cr));
+  const hash = reuseHash(specOf(cr), runtimeOf(cr), secretMountsKey(requirePinned(secretMountsOf(cr))));
   const reused = cr.useExisting ? await findReusable(tx, hash, requester) : undefined;
   const container = reused ? (await tx.container.findUnique({ where: { uuid: reused } }))! : await newContainer(tx, deps, cr, hash);
   await tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { containerUuid: container.uuid, containerCount: { increment: 1 } } });
@@ -140,9 +142,26 @@ async function settleRequests(tx: Tx, deps: ContainerDeps, c: Container, effects
 
 /**
  * Final: only names, descriptions and properties change from now on; the runtime token is
- * scrubbed; the log of the container they ended with (if any) is theirs.
+ * scrubbed; the log and output of the container they ended with (if any) are theirs.
  */
-export async function finalizeRequests(tx: Tx, uuids: string[], last: Pick<Container, "log"> | null): Promise<void> {
-  if (uuids.length)
-    await tx.containerRequest.updateMany({ where: { uuid: { in: uuids } }, data: { state: "Final", runtimeTokenSealed: null, ...(last?.log ? { logUuid: last.log } : {}) } });
+export async function finalizeRequests(tx: Tx, uuids: string[], last: Container | null): Promise<void> {
+  if (uuids.length === 0) return;
+  const outputUuid = last ? await outputCollection(tx, last) : undefined;
+  await tx.containerRequest.updateMany({
+    where: { uuid: { in: uuids } },
+    data: { state: "Final", runtimeTokenSealed: null, ...(last?.log ? { logUuid: last.log } : {}), ...(outputUuid ? { outputUuid } : {}) },
+  });
+}
+
+/**
+ * The output of a Complete container as a collection: one of its runtime user's (who ran it)
+ * with the output's portable data hash, the one naming the container in its properties first
+ * (as the dispatcher makes it), else the newest. Only a uuid: reading it is checked as always.
+ */
+async function outputCollection(tx: Tx, c: Container): Promise<string | undefined> {
+  if (c.state !== "Complete" || !c.output) return undefined;
+  const [row] = await tx.$queryRaw<{ uuid: string }[]>`
+    SELECT uuid FROM collections WHERE portable_data_hash = ${c.output} AND owner_uuid = ${c.runtimeUserUuid}
+    ORDER BY (properties->>'container_uuid' = ${c.uuid}) DESC NULLS LAST, created_at DESC, uuid LIMIT 1`;
+  return row?.uuid;
 }

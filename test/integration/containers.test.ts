@@ -15,7 +15,7 @@ let bob: User;
 let d1: User;
 let d2: User;
 
-const CR = `uuid state priority containerUuid containerCount containerCountMax hasRuntimeToken name command logUuid`;
+const CR = `uuid state priority containerUuid containerCount containerCountMax hasRuntimeToken name command logUuid outputUuid`;
 const CT = `uuid state priority lockedByUuid authUuid lockCount exitCode output log runtimeStatus runtimeUserUuid runtimeAuthScopes { method path }`;
 const CREATE = `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i) { ${CR} } }`;
 const UPDATE = `mutation($u: ID!, $i: UpdateContainerRequestInput!) { updateContainerRequest(uuid: $u, input: $i) { ${CR} } }`;
@@ -332,10 +332,11 @@ describe("reuse", () => {
 
     // Complete with exit 0 and an output alice can read: reused, and the request is Final at once.
     const output = pdh();
-    await ok(gql(z.url, `mutation($p: String!) { createCollection(input: { name: "out", portableDataHash: $p }) { uuid } }`, { p: output }, alice.token));
+    const collection = (await ok(gql(z.url, `mutation($p: String!) { createCollection(input: { name: "out", portableDataHash: $p }) { uuid } }`, { p: output }, alice.token))).createCollection.uuid;
     await ok(updateContainer(token, fresh.containerUuid, { state: "Complete", exitCode: 0, output }));
+    expect(await request(fresh.uuid)).toMatchObject({ state: "Final", outputUuid: collection });
     const reused = await committed(alice.token, {}, tag);
-    expect(reused).toMatchObject({ containerUuid: fresh.containerUuid, state: "Final" });
+    expect(reused).toMatchObject({ containerUuid: fresh.containerUuid, state: "Final", outputUuid: collection });
   });
 
   it("does not reuse a Complete container that failed, or whose output the requester cannot read, or a Cancelled one", async () => {
@@ -351,6 +352,7 @@ describe("reuse", () => {
     await ok(gql(z.url, `mutation($p: String!) { createCollection(input: { name: "bob's", portableDataHash: $p }) { uuid } }`, { p: output }, bob.token));
     const t2 = await run(d1, hidden.containerUuid);
     await ok(updateContainer(t2, hidden.containerUuid, { state: "Complete", exitCode: 0, output }));
+    expect(await request(hidden.uuid)).toMatchObject({ state: "Final", outputUuid: null }); // bob's collection is not its runtime user's
     expect((await committed(alice.token, {}, hiddenTag)).containerUuid).not.toBe(hidden.containerUuid);
 
     const cancelledTag = randomBytes(6).toString("hex");
