@@ -14,7 +14,7 @@
  * Knobs: BENCH_SECONDS (60), BENCH_CLIENTS (200), BENCH_LATENCY_MS (20).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,7 +159,11 @@ async function startNode(node: Node): Promise<void> {
     env: { ...process.env, FEDGATE_LOG_LEVEL: "error" },
   });
   let stderr = "";
-  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
+  const log = createWriteStream(node.configFile.replace(/\.json$/, ".log"), { flags: "a" }); // kept for reading afterwards
+  child.stderr!.on("data", (d) => {
+    stderr = (stderr + d).slice(-2000);
+    log.write(d);
+  });
   node.child = child;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -380,6 +384,7 @@ async function main(): Promise<void> {
     const check = await missingWrites(databases.aaaaa.databaseUrl!, all);
     console.log(`acknowledged writes: ${fmt.int(check.acknowledged)}, missing afterwards: ${check.missing}`);
 
+    console.log(`each process's log: ${dir}/<name>.log`);
     heading("RSS (MB)");
     const rssAfter = rss();
     console.log(table(["process", "before", "after steady", "after faults"], Object.keys(rssBefore).map((k) => [k, fmt.ms(rssBefore[k]), fmt.ms(rssAfterSteady[k]), Number.isNaN(rssAfter[k]) ? "killed" : fmt.ms(rssAfter[k])])));

@@ -13,6 +13,7 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { GraphQLError } from "graphql";
+import { isDatabaseBusy } from "./db/busy";
 import { withDatabaseBudget } from "./db/queryBudget";
 import { ErrorCode, REQUEST_STATUS } from "./errors";
 import { log } from "./log";
@@ -108,6 +109,11 @@ function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLF
   // 4xx status but no code: the client's mistake, not ours.
   const status = error instanceof GraphQLError ? (error.extensions?.http as { status?: number } | undefined)?.status : undefined;
   if (status !== undefined && status >= 400 && status < 500) return { ...formatted, extensions: { ...formatted.extensions, code: "BAD_REQUEST" } };
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isDatabaseBusy(original)) {
+    log.warn("database busy", { code: (original as { code: string }).code, path: formatted.path?.join(".") });
+    return { message: "the database is too busy to answer in time; try again", path: formatted.path, locations: formatted.locations, extensions: { code: ErrorCode.UNAVAILABLE } };
+  }
   log.error("unexpected error", { error: error instanceof Error ? error.message : String(error), path: formatted.path?.join(".") });
   return { message: "internal error", path: formatted.path, locations: formatted.locations, extensions: { code: "INTERNAL_SERVER_ERROR" } };
 }
