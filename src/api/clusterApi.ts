@@ -12,7 +12,7 @@ import type {
   PermissionRecord, SubjectRecord, TokenRecord, UpdateCollectionInput, UpdateGroupInput, UserRecord,
 } from "./types";
 import type {
-  ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerRequestState, ContainerState, ContainerTokenMintInput, CreateContainerRequestInput,
+  ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerSecretRecord, ContainerRequestState, ContainerState, ContainerTokenMintInput, CreateContainerRequestInput,
   UpdateContainerInput, UpdateContainerRequestInput,
 } from "./types";
 import type {
@@ -84,6 +84,13 @@ export interface ClusterApi {
   containerUpdate(c: Caller, uuid: string, input: UpdateContainerInput): Promise<ContainerRecord>;
   /** The container's token, for the token holding its lock. */
   containerAuth(c: Caller, uuid: string): Promise<ContainerAuthRecord>;
+  /** The values of the secrets the caller's container mounts, to its own token while it is Running. */
+  containerSecrets(c: Caller): Promise<ContainerSecretRecord[]>;
+  /**
+   * Where a container runs: the state of the container the caller's token is bound to, read
+   * now (never cached), for a cluster about to hand that token a secret value.
+   */
+  boundContainerState(c: Caller): Promise<ContainerState>;
   /**
    * At the home cluster of the caller's token, a runtime token presented salted for the
    * cluster asking: a child of it bound to a container of that cluster (and only that).

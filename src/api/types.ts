@@ -156,6 +156,24 @@ export interface ContainerSpec {
   schedulingParameters: Record<string, unknown>;
 }
 
+/**
+ * A secret a container gets as a file at `path` in its working directory: named by uuid and
+ * version, never by value. `version` null: the current one, pinned when the request commits.
+ */
+export interface SecretMount {
+  path: string;
+  secretUuid: string;
+  version: number | null;
+}
+
+/** A secret mount's value, to the running container it was named for. */
+export interface ContainerSecretRecord {
+  path: string;
+  secretUuid: string;
+  version: number;
+  value: string;
+}
+
 export interface ContainerRequestRecord extends ContainerSpec {
   uuid: string;
   ownerUuid: string;
@@ -174,6 +192,7 @@ export interface ContainerRequestRecord extends ContainerSpec {
   /** The runtime token itself never leaves the database. */
   hasRuntimeToken: boolean;
   runtimeClusterScopes: ClusterScopes | null;
+  secretMounts: SecretMount[];
   createdAt: Date;
   modifiedAt: Date;
 }
@@ -193,6 +212,8 @@ export interface ContainerRecord extends ContainerSpec {
   lockCount: number;
   runtimeUserUuid: string;
   runtimeAuthScopes: ScopeSet;
+  /** Pinned: every version is a number. */
+  secretMounts: SecretMount[];
   startedAt: Date | null;
   finishedAt: Date | null;
   createdAt: Date;
@@ -242,6 +263,8 @@ export interface ContainerRequestFields {
   /** Write-only: validated when given, stored sealed. */
   runtimeToken?: string | null;
   runtimeClusterScopes?: ClusterScopes | null;
+  /** Sorted by path, checked for shape at the edge; readability checked and versions pinned at commit. */
+  secretMounts?: SecretMount[] | null;
 }
 export interface CreateContainerRequestInput extends ContainerRequestFields {
   command: string[];

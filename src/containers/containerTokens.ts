@@ -48,8 +48,8 @@ export interface ContainerForToken {
   lockedByUuid: string;
   /** The dispatcher's user, audited as the new token's creator. */
   actorUuid: string;
-  /** The secrets its secret mounts name: read at their homes like inputs (secret mounts fill this). */
-  secretUuids?: string[];
+  /** The secrets its secret mounts name: read at their homes like inputs. */
+  secretUuids: string[];
 }
 
 /** A minted token, or why none can be (the runtime token was revoked or has expired: the container cannot run). */

@@ -14,6 +14,8 @@ export interface ContainerDeps extends ContainerTokenDeps {
   maxDispatchAttempts: number;
   /** Validates a runtime token as a request bearing it would be (local, or at its home cluster). */
   authenticate(token: string): Promise<Principal>;
+  /** The federation acting for `caller` (secrets a request mounts, or a container reads, may live elsewhere). */
+  federation(caller: Caller): ClusterApi;
 }
 
 /** `federation`: the router acting for a caller (runtime tokens homed elsewhere are minted from there). */
@@ -27,6 +29,7 @@ export function containerDeps(
     runtimeTokenTTLSeconds: config.containers.runtimeTokenTTL,
     maxDispatchAttempts: config.containers.maxDispatchAttempts,
     authenticate: (token) => authenticator.authenticate(token),
+    federation,
     countSaltedUse: (cluster, tokenUuid) => authenticator.countSaltedLookup(cluster, tokenUuid),
     actingWith: async (token) => {
       const caller = { principal: await authenticator.authenticate(token), token };

@@ -167,7 +167,8 @@ export async function runtimeTokenFor(ctx: LocalContext, c: Caller, input: Creat
   if (!t || t.homeCluster !== ctx.clusterId || t.containerUuid)
     throw forbidden(`a request run on ${runsOn} without a runtimeToken gets one minted from the caller's token at its home cluster: submit it there, or pass a runtimeToken`);
   if (t.scopes !== null) throw forbidden("a request run on another cluster without a runtimeToken needs an unscoped token (scopes [\"all\"]) to mint one from");
-  const scopes = narrowClusterScopes(defaultClusterScopes({ runsOn, mounts: input.mounts ?? {} }), input.runtimeClusterScopes ?? null);
+  const secretUuids = (input.secretMounts ?? []).map((m) => m.secretUuid);
+  const scopes = narrowClusterScopes(defaultClusterScopes({ runsOn, mounts: input.mounts ?? {}, secretUuids }), input.runtimeClusterScopes ?? null);
   const ttlEnd = new Date(Date.now() + ctx.containers.runtimeTokenTTLSeconds * 1000);
   const created = await ctx.tokens.create(c, { scopes: null, clusterScopes: withinToken(scopes, t), expiresAt: earliest(t.expiresAt, ttlEnd) });
   log.info("runtime token minted for a request run on another cluster", { cluster: runsOn, tokenUuid: created.uuid, parentUuid: t.uuid });

@@ -19,6 +19,7 @@ import { revokeContainerTokens } from "./containerTokens";
 import type { ContainerDeps } from "./deps";
 import { specOf } from "./records";
 import { findReusable, reuseHash, type RuntimeIdentity } from "./reuse";
+import { secretMountsFromJson, secretMountsKey } from "./secretMounts";
 import { isFinal, requireContainerTransition } from "./states";
 
 type Tx = Prisma.TransactionClient;
@@ -65,6 +66,7 @@ async function newContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, h
       runtimeUserUuid: cr.runtimeUserUuid,
       runtimeAuthScopes: cr.runtimeAuthScopes ?? undefined,
       runtimeClusterScopes: cr.runtimeClusterScopes ?? undefined,
+      secretMounts: cr.secretMounts ?? [],
       runtimeTokenUuid: runtimeToken === undefined ? null : cr.runtimeTokenUuid,
       runtimeTokenSealed: runtimeToken === undefined ? null : deps.box.seal(runtimeToken, uuid),
     },
@@ -77,7 +79,7 @@ async function newContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, h
  * finalises the request at once.
  */
 export async function attachContainer(tx: Tx, deps: ContainerDeps, cr: ContainerRequest, requester: Principal, effects: Effects): Promise<void> {
-  const hash = reuseHash(specOf(cr), runtimeOf(cr));
+  const hash = reuseHash(specOf(cr), runtimeOf(cr), secretMountsKey(secretMountsFromJson(cr.secretMounts)));
   const reused = cr.useExisting ? await findReusable(tx, hash, requester) : undefined;
   const container = reused ? (await tx.container.findUnique({ where: { uuid: reused } }))! : await newContainer(tx, deps, cr, hash);
   await tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { containerUuid: container.uuid, containerCount: { increment: 1 } } });

@@ -3,6 +3,7 @@ import type { Container, ContainerRequest } from "@prisma/client";
 import type { ContainerRecord, ContainerRequestRecord, ContainerRequestState, ContainerSpec, ContainerState } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
 import { scopesFromJson } from "../auth/scopes";
+import { secretMountsFromJson } from "./secretMounts";
 
 export function specOf(row: ContainerRequest | Container): ContainerSpec {
   return {
@@ -36,6 +37,7 @@ export function toRequestRecord(row: ContainerRequest): ContainerRequestRecord {
     logUuid: row.logUuid,
     hasRuntimeToken: row.runtimeTokenSealed !== null,
     runtimeClusterScopes: clusterScopesFromJson(row.runtimeClusterScopes),
+    secretMounts: secretMountsFromJson(row.secretMounts),
     createdAt: row.createdAt,
     modifiedAt: row.modifiedAt,
   };
@@ -57,6 +59,7 @@ export function toContainerRecord(row: Container): ContainerRecord {
     lockCount: row.lockCount,
     runtimeUserUuid: row.runtimeUserUuid,
     runtimeAuthScopes: scopesFromJson(row.runtimeAuthScopes),
+    secretMounts: secretMountsFromJson(row.secretMounts),
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     createdAt: row.createdAt,

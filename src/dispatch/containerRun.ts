@@ -15,7 +15,7 @@ import {
 } from "./operations";
 import { readOutputFiles } from "./outputFiles";
 import { runCollection } from "./runCollections";
-import { createWorkDir, prepareCwd, writeMountFiles, type WorkDir } from "./workDir";
+import { createWorkDir, prepareCwd, removeMountFiles, writeMountFiles, type WorkDir } from "./workDir";
 
 export interface RunSettings {
   /** The server's base URL (the container gets it as FEDGATE_URL, its host as ARVADOS_API_HOST). */
@@ -67,6 +67,8 @@ export class ContainerRun {
   private readonly wake = new AbortController();
   private stopping: StopReason | undefined;
   private child: RunningChild | undefined;
+  /** The secret files written for the command: removed as soon as it exits. */
+  private mounted: string[] = [];
 
   constructor(
     readonly container: ContainerToRun,
@@ -98,6 +100,7 @@ export class ContainerRun {
       const started = await this.start(dir, asContainer, token);
       if (!started) return;
       const status = await this.watch(started);
+      await removeMountFiles(this.mounted);
       await this.finish(asContainer, dir, started, status);
     } catch (e) {
       await this.failed(e);
@@ -112,7 +115,7 @@ export class ContainerRun {
     let cwd: string;
     try {
       cwd = await prepareCwd(dir, c.cwd);
-      await writeMountFiles(dir, await mountFiles(asContainer));
+      this.mounted = await writeMountFiles(dir, await mountFiles(asContainer, c));
     } catch (e) {
       await this.cancel(asContainer, `cannot prepare the working directory: ${(e as Error).message}`);
       return undefined;

@@ -20,6 +20,8 @@ export interface ContainerToRun {
   cwd: string;
   environment: Record<string, string>;
   outputPath: string;
+  /** Where its secrets go (the values are fetched with its own token once it runs). */
+  secretMounts: { path: string }[];
 }
 
 export interface ContainerStatus {
@@ -57,7 +59,7 @@ export async function heldContainers(gql: GraphQLRun, state: "Locked" | "Running
   return held.filter((c) => c.lockedByUuid === tokenUuid).map((c) => c.uuid);
 }
 
-const RUN_FIELDS = "uuid state priority command cwd environment outputPath";
+const RUN_FIELDS = "uuid state priority command cwd environment outputPath secretMounts { path }";
 
 export async function lockContainer(gql: GraphQLRun, uuid: string): Promise<ContainerToRun> {
   const { lockContainer } = await gql<{ lockContainer: ContainerToRun }>(`mutation($u: ID!) { lockContainer(uuid: $u) { ${RUN_FIELDS} } }`, { u: uuid });
@@ -86,6 +88,12 @@ export async function setContainer(
   input: { state?: string; exitCode?: number; runtimeStatus?: Record<string, unknown>; log?: string; output?: string },
 ): Promise<void> {
   await gql(`mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { uuid } }`, { u: uuid, i: input });
+}
+
+/** The values of the container's secret mounts, with its own token while it is Running (each read audited). */
+export async function containerSecrets(containerGql: GraphQLRun): Promise<{ path: string; value: string }[]> {
+  const { containerSecrets } = await containerGql<{ containerSecrets: { path: string; value: string }[] }>(`query { containerSecrets { path value } }`);
+  return containerSecrets;
 }
 
 /** Creates a collection of the run (its log, its output) with the container's token (owned by its user); its uuid. */

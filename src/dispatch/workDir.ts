@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 
-/** A file a run needs in place before its command starts (S2: a secret mount's value). */
+/** A file a run needs in place before its command starts (a secret mount's value). */
 export interface MountFile {
   path: string;
   content: string;
@@ -45,13 +45,21 @@ export async function prepareCwd(dir: WorkDir, cwd: string): Promise<string> {
 
 /**
  * Writes each file at its path inside the directory, readable by this user only (0600), never
- * over an existing file; they go when the directory is removed after the run.
+ * over an existing file; returns where they are, for `removeMountFiles` once the command exits.
  */
-export async function writeMountFiles(dir: WorkDir, files: readonly MountFile[]): Promise<void> {
+export async function writeMountFiles(dir: WorkDir, files: readonly MountFile[]): Promise<string[]> {
+  const written: string[] = [];
   for (const f of files) {
     const path = dir.inside(f.path);
     if (path === dir.root) throw new WorkDirError(`path ${JSON.stringify(f.path)} is the working directory itself, not a file`);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeFile(path, f.content, { mode: 0o600, flag: "wx" });
+    written.push(path);
   }
+  return written;
+}
+
+/** Removes the files `writeMountFiles` wrote (whatever the command did with them). */
+export async function removeMountFiles(paths: readonly string[]): Promise<void> {
+  await Promise.all(paths.map((p) => rm(p, { force: true, recursive: true })));
 }

@@ -7,9 +7,10 @@ import type {
   CollectionRecord, ContentRecord, CreateTokenInput, GroupLevel, GroupRecord, Page, PageOptions, PermissionRecord, SubjectRecord, TokenRecord, UserRecord,
 } from "../api/types";
 import type { SecretRecord, SecretValueRecord, WrappingInfoRecord } from "../api/types";
-import type { ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, UpdateContainerRequestInput } from "../api/types";
+import type { ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerSecretRecord, ContainerState, UpdateContainerRequestInput } from "../api/types";
 import { clusterScopesFromJson, type ClusterScopes } from "../auth/authority";
 import { scopesFromJson, type ScopeSet } from "../auth/scopes";
+import { CONTAINER_STATES } from "../containers/states";
 import { decodeCursor, encodeCursor } from "../graphql/args";
 import { badInput, unavailable } from "../errors";
 import type { RemoteCluster } from "./registry";
@@ -80,9 +81,9 @@ function tokenInputToWire(i: CreateTokenInput): Wire {
 
 const SPEC = "command cwd environment containerImage mounts outputPath runtimeConstraints schedulingParameters";
 const CONTAINER_REQUEST = `uuid ownerUuid name description properties state priority ${SPEC} useExisting containerCount containerCountMax
-  containerUuid requestingContainerUuid outputUuid logUuid hasRuntimeToken runtimeClusterScopes createdAt modifiedAt`;
+  containerUuid requestingContainerUuid outputUuid logUuid hasRuntimeToken runtimeClusterScopes secretMounts { path secretUuid version } createdAt modifiedAt`;
 const CONTAINER = `uuid state priority ${SPEC} exitCode output log progress runtimeStatus lockedByUuid authUuid lockCount
-  runtimeUserUuid runtimeAuthScopes { method path } startedAt finishedAt createdAt modifiedAt`;
+  runtimeUserUuid runtimeAuthScopes { method path } secretMounts { path secretUuid version } startedAt finishedAt createdAt modifiedAt`;
 
 const toContainerRequest = (w: Wire) =>
   ({ ...w, runtimeClusterScopes: clusterScopesFromJson(w.runtimeClusterScopes), createdAt: date(w.createdAt), modifiedAt: date(w.modifiedAt) }) as ContainerRequestRecord;
@@ -204,6 +205,13 @@ export function remoteCluster(deps: TransportDeps, target: RemoteCluster, token:
       toContainer((await call<{ r: Wire }>("UpdateContainer", `mutation UpdateContainer($u:ID!,$i:UpdateContainerInput!){ r: updateContainer(uuid:$u,input:$i){ ${CONTAINER} } }`, { u: uuid, i: input })).r),
     containerAuth: async (_c, uuid) =>
       toContainerAuth((await call<{ r: Wire }>("ContainerAuth", `query ContainerAuth($u:ID!){ r: containerAuth(uuid:$u){ ${CONTAINER_AUTH} } }`, { u: uuid })).r),
+    containerSecrets: async () =>
+      (await call<{ r: ContainerSecretRecord[] }>("ContainerSecrets", "query ContainerSecrets { r: containerSecrets { path secretUuid version value } }")).r,
+    boundContainerState: async () => {
+      const state = (await call<{ r: string }>("BoundContainerState", "query BoundContainerState { r: boundContainerState }")).r;
+      if (!CONTAINER_STATES.includes(state as ContainerState)) throw unavailable(`cluster ${target.id} answered an unknown container state`);
+      return state as ContainerState;
+    },
     containerTokenMint: async (_c, i) =>
       toContainerAuth((await call<{ r: Wire }>("MintContainerToken", `mutation MintContainerToken($i:MintContainerTokenInput!){ r: mintContainerToken(input:$i){ ${CONTAINER_AUTH} } }`, {
         i: { containerUuid: i.containerUuid, clusterScopes: clusterScopesToWire(i.clusterScopes), expiresAt: i.expiresAt?.toISOString() ?? null },

@@ -13,6 +13,7 @@ import type { ContainerRecord, ContainerRequestRecord } from "../api/types";
 import { isAdmin, type Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
 import { isSaltedSecret, parseToken } from "../auth/tokenString";
+import { pinSecretMounts } from "../containers/secretMounts";
 import { codeOf, forbidden, notFound } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
@@ -300,8 +301,10 @@ export class FederationRouter implements ClusterApi {
   containerRequestCreate: ClusterApi["containerRequestCreate"] = async (c, input, cluster = this.selfId) => {
     if (cluster === this.selfId) return this.deps.local.containerRequestCreate(c, input);
     const remote = this.backend(cluster);
+    // Checked and pinned here: `cluster` cannot ask onward about secrets homed elsewhere.
+    const secretMounts = await pinSecretMounts(this, c, input.secretMounts ?? [], this.selfId);
     const runtimeToken = input.runtimeToken ?? (await this.deps.local.runtimeTokenFor(c, input, cluster));
-    return remote.containerRequestCreate(c, { ...input, runtimeToken: saltToken(runtimeToken, cluster) });
+    return remote.containerRequestCreate(c, { ...input, secretMounts, runtimeToken: saltToken(runtimeToken, cluster) });
   };
   containerRequestUpdate: ClusterApi["containerRequestUpdate"] = (c, uuid, input) =>
     this.backend(clusterOf(uuid)).containerRequestUpdate(c, uuid, { ...input, runtimeToken: input.runtimeToken && saltToken(input.runtimeToken, clusterOf(uuid)) });
@@ -311,6 +314,14 @@ export class FederationRouter implements ClusterApi {
   containerUnlock: ClusterApi["containerUnlock"] = (c, uuid) => this.backend(clusterOf(uuid)).containerUnlock(c, uuid);
   containerUpdate: ClusterApi["containerUpdate"] = (c, uuid, input) => this.backend(clusterOf(uuid)).containerUpdate(c, uuid, input);
   containerAuth: ClusterApi["containerAuth"] = (c, uuid) => this.backend(clusterOf(uuid)).containerAuth(c, uuid);
+  /** The caller's container runs here (its token names it). */
+  containerSecrets: ClusterApi["containerSecrets"] = (c) => this.deps.local.containerSecrets(c);
+  /** Asked of the cluster the container belongs to; a look-up, so also from a request another cluster delegated. */
+  boundContainerState: ClusterApi["boundContainerState"] = (c) => {
+    const uuid = c.principal.token?.containerUuid;
+    if (!uuid) throw notFound("container of token", c.principal.token?.uuid ?? "system root");
+    return this.backend(clusterOf(uuid), "lookup").boundContainerState(c);
+  };
   /** Asked of the caller's token's home (the runtime token's), which alone can mint from it. */
   containerTokenMint: ClusterApi["containerTokenMint"] = (c, input) => this.backend(this.tokenHome(c)).containerTokenMint(c, input);
   containerTokenRevoke: ClusterApi["containerTokenRevoke"] = (c, uuid) => this.backend(this.tokenHome(c)).containerTokenRevoke(c, uuid);

@@ -6,7 +6,7 @@
 import { Prisma, type ContainerRequest } from "@prisma/client";
 import stableStringify from "fast-json-stable-stringify";
 import type {
-  ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, CreateContainerRequestInput, ListOptions, Page, UpdateContainerRequestInput,
+  ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, CreateContainerRequestInput, ListOptions, Page, SecretMount, UpdateContainerRequestInput,
 } from "../api/types";
 import { clusterScopesToJson } from "../auth/authority";
 import type { Caller, Principal } from "../auth/principal";
@@ -16,6 +16,7 @@ import type { ContainerDeps } from "../containers/deps";
 import { attachContainer, finalizeRequests, lockContainer, recomputePriority, type Effects } from "../containers/lifecycle";
 import { specOf, toRequestRecord } from "../containers/records";
 import { requireMutable, requireRequestTransition } from "../containers/states";
+import { pinSecretMounts, requireSecretMountsApart, secretMountsFromJson, secretMountsToJson } from "../containers/secretMounts";
 import { requireCommittable } from "../containers/validation";
 import { badInput, codeOf, conflict, ErrorCode, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
@@ -108,7 +109,23 @@ function columnsOf(i: ContainerRequestFields): Partial<Record<keyof ContainerReq
     useExisting: given(i.useExisting),
     containerCountMax: given(i.containerCountMax),
     runtimeClusterScopes: i.runtimeClusterScopes === undefined ? undefined : clusterScopesToJson(i.runtimeClusterScopes),
+    secretMounts: i.secretMounts === undefined ? undefined : secretMountsToJson(i.secretMounts ?? []),
   };
+}
+
+/** What committing needs of the request's row (its secret mounts already pinned). */
+function requireCommittableRow(cr: ContainerRequest): void {
+  requireCommittable(specOf(cr));
+  requireSecretMountsApart(specOf(cr), secretMountsFromJson(cr.secretMounts));
+}
+
+/**
+ * Secret mounts checked (the requester reads each one) before the transaction, since secrets
+ * may live on other clusters: pinned when the request commits, as given otherwise.
+ */
+async function checkedSecretMounts(ctx: LocalContext, c: Caller, mounts: SecretMount[], committing: boolean): Promise<SecretMount[]> {
+  const pinned = await pinSecretMounts(ctx.containers.federation(c), c, mounts, ctx.clusterId);
+  return committing ? pinned : mounts;
 }
 
 function defined(o: Record<string, unknown>): Record<string, unknown> {
@@ -121,6 +138,7 @@ export async function containerRequestCreate(ctx: LocalContext, c: Caller, input
   const state = input.state ?? "Uncommitted";
   if (state === "Final") throw badInput("state: a container request is created Uncommitted or Committed");
   const runtime = await runtimeOf(deps, p, input.runtimeToken);
+  const secretMounts = await checkedSecretMounts(ctx, c, input.secretMounts ?? [], state === "Committed");
   const uuid = newUuid(ctx.clusterId, "containerRequest");
   const ownerUuid = input.ownerUuid ?? p.user.uuid;
   const data = {
@@ -132,6 +150,7 @@ export async function containerRequestCreate(ctx: LocalContext, c: Caller, input
     properties: {},
     ...defined(columnsOf(input)),
     runtimeClusterScopes: clusterScopesToJson(input.runtimeClusterScopes ?? null) ?? Prisma.DbNull,
+    secretMounts: secretMountsToJson(secretMounts),
     uuid,
     ownerUuid,
     state,
@@ -144,7 +163,7 @@ export async function containerRequestCreate(ctx: LocalContext, c: Caller, input
     await requireWritableOwner(tx, p, ownerUuid);
     const cr = await tx.containerRequest.create({ data });
     if (state === "Committed") {
-      requireCommittable(specOf(cr));
+      requireCommittableRow(cr);
       await attachContainer(tx, deps, cr, p, effects);
     }
     await audit(tx, ctx.clusterId, { type: "create", objectUuid: uuid, actorUuid: p.user.uuid, properties: { state } });
@@ -175,20 +194,41 @@ function changedFields(row: ContainerRequest, columns: Record<string, unknown>, 
   return input.runtimeToken != null ? [...changed, "runtimeToken"] : changed;
 }
 
+/**
+ * For an update that gives secret mounts or commits: the mounts the row had when read
+ * (`read`: unchanged by the time the transaction locks it, else CONFLICT) and the mounts to
+ * store, checked and, when committing, pinned. Read through the permission filter first, so
+ * nothing is asked about a request the caller cannot see.
+ */
+async function updatedSecretMounts(
+  ctx: LocalContext, c: Caller, uuid: string, input: UpdateContainerRequestInput,
+): Promise<{ read: SecretMount[]; checked: SecretMount[] } | undefined> {
+  if (input.secretMounts === undefined && input.state !== "Committed") return undefined;
+  const [current] = await containerRequestsGet(ctx, c, [uuid]);
+  if (!current) throw notFound("container request", uuid);
+  const committing = input.state === "Committed" && current.state === "Uncommitted";
+  if (input.secretMounts === undefined && !committing) return undefined;
+  const wanted = input.secretMounts === undefined ? current.secretMounts : (input.secretMounts ?? []);
+  return { read: current.secretMounts, checked: await checkedSecretMounts(ctx, c, wanted, committing) };
+}
+
 export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateContainerRequestInput): Promise<ContainerRequestRecord> {
   const deps = ctx.containers;
   const p = c.principal;
   const runtime = input.runtimeToken != null ? await runtimeOf(deps, p, input.runtimeToken) : undefined;
-  const columns = defined(columnsOf(input));
+  const mounts = await updatedSecretMounts(ctx, c, uuid, input);
+  const columns = defined({ ...columnsOf(input), ...(mounts ? { secretMounts: secretMountsToJson(mounts.checked) } : {}) });
   const effects: Effects = { revokedTokens: [] };
   const row = await ctx.prisma.$transaction(async (tx) => {
     const cr = await lockRequest(tx, uuid);
     const level = cr ? await levelOn(tx, p, uuid, cr.ownerUuid) : 0;
     if (!cr || level === 0) throw notFound("container request", uuid);
     if (level < 2) throw forbidden(`cannot change container request "${uuid}": read-only access`);
+    if (mounts && stableStringify(secretMountsFromJson(cr.secretMounts)) !== stableStringify(mounts.read))
+      throw conflict(`container request "${uuid}": its secret mounts changed while being checked: try again`);
     const from = cr.state as ContainerRequestState;
     const to = input.state ?? from;
-    requireMutable(uuid, from, changedFields(cr, columns, input));
+    requireMutable(uuid, from, changedFields(cr, defined(columnsOf(input)), input));
     if (to !== from) requireRequestTransition(uuid, from, to);
     if (columns.ownerUuid !== undefined && columns.ownerUuid !== cr.ownerUuid) await requireMove(tx, p, cr.ownerUuid, columns.ownerUuid as string);
 
@@ -202,7 +242,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
       } as Prisma.ContainerRequestUncheckedUpdateInput,
     });
     if (from === "Uncommitted" && to === "Committed") {
-      requireCommittable(specOf(updated));
+      requireCommittableRow(updated);
       await attachContainer(tx, deps, updated, p, effects);
     } else if (from === "Committed" && updated.containerUuid) {
       // Cancelling (priority 0, or Final by hand) lets a Queued container nobody wants go.

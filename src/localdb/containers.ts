@@ -6,7 +6,7 @@
  * locks the container row first (src/containers/lifecycle.ts).
  */
 import { Prisma, type Container } from "@prisma/client";
-import type { ContainerAuthRecord, ContainerRecord, ContainerState, Page, PageOptions, UpdateContainerInput } from "../api/types";
+import type { ContainerAuthRecord, ContainerRecord, ContainerSecretRecord, ContainerState, Page, PageOptions, UpdateContainerInput } from "../api/types";
 import { clusterScopesFromJson, clusterScopesToJson } from "../auth/authority";
 import { rootTokenUuid } from "../auth/localTokens";
 import { isAdmin, type Caller, type Principal } from "../auth/principal";
@@ -14,8 +14,10 @@ import { scopesFromJson, scopesToJson } from "../auth/scopes";
 import { mintContainerToken, revokeContainerTokens } from "../containers/containerTokens";
 import { finishContainer, lockContainer, runtimeOf, type Effects } from "../containers/lifecycle";
 import { specOf, toContainerRecord } from "../containers/records";
+import { secretMountsFromJson } from "../containers/secretMounts";
 import { isActive, isFinal, requireContainerTransition } from "../containers/states";
 import { badInput, conflict, forbidden, notFound } from "../errors";
+import { clusterOf } from "../ids";
 import { containerReadable } from "../permissions/access";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
@@ -47,6 +49,34 @@ export async function currentContainer(ctx: LocalContext, c: Caller): Promise<Co
   const row = uuid ? await ctx.prisma.container.findUnique({ where: { uuid } }) : null;
   if (!row) throw notFound("current container of token", c.principal.token?.uuid ?? "system root");
   return toContainerRecord(row);
+}
+
+/** The state of the container (of this cluster) the caller's token is bound to, read now; NOT_FOUND for any other token. */
+export async function boundContainerState(ctx: LocalContext, c: Caller): Promise<ContainerState> {
+  const uuid = c.principal.token?.containerUuid;
+  const row = uuid && clusterOf(uuid) === ctx.clusterId ? await ctx.prisma.container.findUnique({ where: { uuid }, select: { state: true } }) : null;
+  if (!row) throw notFound("container of token", c.principal.token?.uuid ?? "system root");
+  return row.state as ContainerState;
+}
+
+/**
+ * The values of the caller's container's secret mounts, to its own token while it is Running:
+ * each read where the secret lives (through the federation, with this token), so permissions,
+ * scopes and the audit of value reads apply as to any read. No other token reaches them.
+ */
+export async function containerSecrets(ctx: LocalContext, c: Caller): Promise<ContainerSecretRecord[]> {
+  const uuid = c.principal.token?.containerUuid;
+  if (!uuid) throw forbidden("containerSecrets answers a running container's own token (containerAuth), not this one");
+  const state = await boundContainerState(ctx, c);
+  if (state !== "Running") throw forbidden(`container "${uuid}" is ${state}: its secrets are fetched only while it is Running`);
+  const row = (await ctx.prisma.container.findUnique({ where: { uuid }, select: { secretMounts: true } }))!;
+  const api = ctx.containers.federation(c);
+  return Promise.all(
+    secretMountsFromJson(row.secretMounts).map(async (m) => {
+      const v = await api.secretValue(c, m.secretUuid, m.version);
+      return { path: m.path, secretUuid: m.secretUuid, version: v.version, value: v.value };
+    }),
+  );
 }
 
 /** The uuid of the token the caller acts with (the root token's own record for the root token). */
@@ -91,6 +121,7 @@ export async function containerLock(ctx: LocalContext, c: Caller, uuid: string):
     const runtimeToken = ct.runtimeTokenSealed === null ? null : (deps.box.open(ct.runtimeTokenSealed, uuid) ?? null);
     const minted = await mintContainerToken(tx, deps, {
       ...runtimeOf(ct), uuid, runtimeTokenUuid: ct.runtimeTokenUuid, runtimeToken, mounts: specOf(ct).mounts, lockedByUuid: holder, actorUuid: c.principal.user.uuid,
+      secretUuids: secretMountsFromJson(ct.secretMounts).map((m) => m.secretUuid),
     });
     if (!minted.ok) {
       await finishContainer(tx, deps, ct, "Cancelled", { runtimeStatus: { error: `cannot run: ${minted.reason}` } }, effects);

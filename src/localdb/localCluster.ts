@@ -66,6 +66,8 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     containerUnlock: (c, uuid) => containers.containerUnlock(ctx, c, uuid),
     containerUpdate: (c, uuid, input) => containers.containerUpdate(ctx, c, uuid, input),
     containerAuth: (c, uuid) => containers.containerAuth(ctx, c, uuid),
+    containerSecrets: (c) => containers.containerSecrets(ctx, c),
+    boundContainerState: (c) => containers.boundContainerState(ctx, c),
     containerTokenMint: (c, input) => federatedTokens.mintForCluster(ctx, c, input),
     containerTokenRevoke: (c, uuid) => federatedTokens.revokeForCluster(ctx, c, uuid),
   };

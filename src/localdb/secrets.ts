@@ -11,7 +11,7 @@ import { parseToken } from "../auth/tokenString";
 import type {
   CreateSecretInput, ListOptions, Page, SecretRecord, SecretValueRecord, SecretVersionRecord, UpdateSecretInput, WrappedSecretRecord, WrappingInfoRecord,
 } from "../api/types";
-import { ErrorCode, apiError, badInput, forbidden, notFound } from "../errors";
+import { ErrorCode, apiError, badInput, codeOf, forbidden, notFound } from "../errors";
 import { newUuid } from "../ids";
 import { levelOn, secretReadable } from "../permissions/access";
 import { lockPermissionGraph } from "../permissions/closure";
@@ -156,11 +156,31 @@ async function openVersion(ctx: LocalContext, tx: Pick<Tx, "secretVersion">, uui
   return stored ? { value: ctx.secrets.keyring.open({ keyId: stored.keyId, sealed: stored.valueSealed }, uuid, version), createdAt: stored.createdAt } : undefined;
 }
 
+/**
+ * A container's token reads (or wraps) a value only while its container is Running, asked now
+ * where the container runs: here, or its cluster over the federation, never cached (a
+ * container that ended elsewhere may not have got its token's revocation to us). A cluster
+ * that cannot be asked makes the read UNAVAILABLE; any refusal there, FORBIDDEN here.
+ */
+async function requireRunningContainer(ctx: LocalContext, c: Caller): Promise<void> {
+  const uuid = containerOf(c);
+  if (!uuid) return;
+  let state: string | undefined;
+  try {
+    state = await ctx.containers.federation(c).boundContainerState(c);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code !== ErrorCode.UNAUTHENTICATED && code !== ErrorCode.FORBIDDEN && code !== ErrorCode.NOT_FOUND) throw e;
+  }
+  if (state !== "Running") throw forbidden(`container "${uuid}" is not Running: its token reads no secret value`);
+}
+
 const versionNotFound = (uuid: string, version: number) => apiError(ErrorCode.NOT_FOUND, `secret "${uuid}" has no version ${version}`);
 
 /** A version's value (default: the current one), to a caller who can read the secret; audited. */
 export async function secretValue(ctx: LocalContext, c: Caller, uuid: string, version: number | null | undefined): Promise<SecretValueRecord> {
   const row = await secretWithLevel(ctx.prisma, c, uuid, 1, "reading");
+  await requireRunningContainer(ctx, c);
   const v = version ?? row.currentVersion;
   const opened = await openVersion(ctx, ctx.prisma, uuid, v);
   if (opened === undefined) throw versionNotFound(uuid, v);
@@ -177,6 +197,7 @@ export async function secretValue(ctx: LocalContext, c: Caller, uuid: string, ve
 export async function secretWrap(ctx: LocalContext, c: Caller, uuid: string, version: number | null | undefined, ttlSeconds: number): Promise<WrappedSecretRecord> {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > ctx.secrets.maxWrapTtlSeconds)
     throw badInput(`ttlSeconds: must be between 1 and ${ctx.secrets.maxWrapTtlSeconds} (secrets.maxWrapTtlSeconds)`);
+  await requireRunningContainer(ctx, c);
   const token = newWrappingToken(ctx.clusterId);
   return ctx.prisma.$transaction(async (tx) => {
     const row = await secretWithLevel(tx, c, uuid, 1, "wrapping", "share");

@@ -216,7 +216,8 @@ describe("audit of a container's read", () => {
     const { createUser } = await z.root(`mutation { createUser(input: { email: "dispatcher@example.org", isAdmin: true }) { uuid } }`);
     const dispatcher = (await z.root(`mutation($u: ID!) { createToken(input: { userUuid: $u }) { token } }`, { u: createUser.uuid })).createToken.token;
     const request = (await okAs(alice, `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i) { containerUuid } }`, {
-      i: { command: ["true"], containerImage: "arvados/jobs", outputPath: "/out", mounts: { "/out": { kind: "tmp", capacity: 1000 } }, runtimeConstraints: { vcpus: 1, ram: 1 << 20 }, state: "Committed", priority: 1 },
+      i: { command: ["true"], containerImage: "arvados/jobs", outputPath: "/out", mounts: { "/out": { kind: "tmp", capacity: 1000 } }, runtimeConstraints: { vcpus: 1, ram: 1 << 20 }, state: "Committed", priority: 1,
+        secretMounts: [{ path: "/secrets/key", secretUuid: u }] },
     })).createContainerRequest;
     const ct = request.containerUuid as string;
     await ok(gql(z.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: ct }, dispatcher));

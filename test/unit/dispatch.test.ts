@@ -12,7 +12,7 @@ import { startChild } from "../../src/dispatch/childProcess";
 import { childEnvironment, stopReason } from "../../src/dispatch/containerRun";
 import { OutputTooLargeError, readOutputFiles } from "../../src/dispatch/outputFiles";
 import { manifestOf, portableDataHash, runCollection } from "../../src/dispatch/runCollections";
-import { createWorkDir, prepareCwd, writeMountFiles, WorkDirError } from "../../src/dispatch/workDir";
+import { createWorkDir, prepareCwd, removeMountFiles, writeMountFiles, WorkDirError } from "../../src/dispatch/workDir";
 
 const NODE = process.execPath;
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");
@@ -126,13 +126,16 @@ describe("working directory", () => {
   it("writes mount files at their paths with mode 0600, never over another file, never outside", async () => {
     const dir = await createWorkDir();
     try {
-      await writeMountFiles(dir, [{ path: "/secrets/db/password", content: "s3cret" }]);
+      const written = await writeMountFiles(dir, [{ path: "/secrets/db/password", content: "s3cret" }]);
       const path = join(dir.root, "secrets/db/password");
+      expect(written).toEqual([path]);
       expect(readFileSync(path, "utf8")).toBe("s3cret");
       expect(statSync(path).mode & 0o777).toBe(0o600);
       await expect(writeMountFiles(dir, [{ path: "/secrets/db/password", content: "again" }])).rejects.toThrow(/EEXIST/);
       await expect(writeMountFiles(dir, [{ path: "../../escape", content: "x" }])).rejects.toThrow(WorkDirError);
       await expect(writeMountFiles(dir, [{ path: "/", content: "x" }])).rejects.toThrow(WorkDirError);
+      await removeMountFiles(written);
+      expect(existsSync(path)).toBe(false);
     } finally {
       await dir.remove();
     }
@@ -144,7 +147,7 @@ describe("the command's environment", () => {
     process.env.D_UNIT_DISPATCHER_ONLY = "not for containers";
     const dir = await createWorkDir();
     try {
-      const c = { uuid: "zzzzz-dz642-000000000000001", state: "Locked", priority: 1, command: ["true"], cwd: ".", outputPath: "/out",
+      const c = { uuid: "zzzzz-dz642-000000000000001", state: "Locked", priority: 1, command: ["true"], cwd: ".", outputPath: "/out", secretMounts: [],
         environment: { PATH: "/opt/bin", ARVADOS_API_TOKEN: "forged", FEDGATE_URL: "http://elsewhere", MINE: "1" } };
       expect(childEnvironment(c, dir, "http://127.0.0.1:8000", "v2/zzzzz-gj3su-000000000000002/secret/zzzzz-dz642-000000000000001")).toEqual({
         PATH: "/opt/bin", HOME: dir.root, TMPDIR: dir.root, MINE: "1",

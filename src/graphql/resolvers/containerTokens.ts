@@ -9,12 +9,15 @@ type ScopeInput = { method: string; path: string };
 type MintArgs = { input: { containerUuid: string; clusterScopes: { cluster: string; scopes: ScopeInput[] }[]; expiresAt?: Date | null } };
 
 /** These fields are `public` for the scope check only (see the SDL): they still need a token. */
-function bearer(ctx: RequestContext): Caller {
-  if (!ctx.caller) throw unauthenticated("this operation needs a runtime token salted for the asking cluster");
+function bearer(ctx: RequestContext, needs = "a runtime token salted for the asking cluster"): Caller {
+  if (!ctx.caller) throw unauthenticated(`this operation needs ${needs}`);
   return ctx.caller;
 }
 
 export const containerTokenResolvers = {
+  Query: {
+    boundContainerState: (_: unknown, __: unknown, ctx: RequestContext) => ctx.api.boundContainerState(bearer(ctx, "a container's token")),
+  },
   Mutation: {
     mintContainerToken: (_: unknown, a: MintArgs, ctx: RequestContext) =>
       ctx.api.containerTokenMint(bearer(ctx), {

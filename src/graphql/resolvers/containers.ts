@@ -1,9 +1,10 @@
 /** Container requests and containers: inputs checked once here, then the router. */
 import type {
-  ContainerAuthRecord, ContainerRecord, ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, UpdateContainerInput,
+  ContainerAuthRecord, ContainerRecord, ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, SecretMount, UpdateContainerInput,
 } from "../../api/types";
 import { clusterScopesToJson } from "../../auth/authority";
 import { parseToken } from "../../auth/tokenString";
+import { MAX_SECRET_MOUNTS, secretMountPath, sortedSecretMounts } from "../../containers/secretMounts";
 import { CONTAINER_STATES, REQUEST_STATES } from "../../containers/states";
 import {
   MAX_CONTAINER_COUNT, MAX_PRIORITY, commandField, environmentField, intField, objectField,
@@ -21,6 +22,9 @@ type RequestInput = Omit<ContainerRequestFields, "runtimeClusterScopes" | "state
   runtimeClusterScopes?: { cluster: string; scopes: ScopeInput[] }[] | null;
 };
 type PageArgs = { first?: number | null; after?: string | null; clusters?: string[] | null };
+
+/** Largest version number a mount may name (GraphQL's Int). */
+const MAX_VERSION = 2 ** 31 - 1;
 
 /** Longest text field (a name, an image, a path, an output's portable data hash). */
 const MAX_TEXT = 4096;
@@ -64,7 +68,19 @@ function requestFields(i: RequestInput, states: readonly ContainerRequestState[]
     containerCountMax: opt(i.containerCountMax, (v) => intField(v, at("containerCountMax"), 1, MAX_CONTAINER_COUNT)),
     runtimeToken: i.runtimeToken,
     runtimeClusterScopes: i.runtimeClusterScopes === undefined ? undefined : clusterScopesArg(i.runtimeClusterScopes, at("runtimeClusterScopes")),
+    secretMounts: opt(i.secretMounts, (v) => secretMountsArg(v, at("secretMounts"))),
   };
+}
+
+/** Each mount's path, uuid and version checked (named by its index as given), then sorted by path. */
+function secretMountsArg(mounts: { path: string; secretUuid: string; version?: number | null }[], name: string): SecretMount[] {
+  if (mounts.length > MAX_SECRET_MOUNTS) throw badInput(`${name}: at most ${MAX_SECRET_MOUNTS} secret mounts`);
+  const checked = mounts.map((m, i) => ({
+    path: secretMountPath(m.path, `${name}[${i}].path`),
+    secretUuid: uuidArg(m.secretUuid, `${name}[${i}].secretUuid`, "secret"),
+    version: m.version == null ? null : intField(m.version, `${name}[${i}].version`, 1, MAX_VERSION),
+  }));
+  return sortedSecretMounts(checked, name);
 }
 
 function containerInput(i: { state?: string | null } & Omit<UpdateContainerInput, "state">): UpdateContainerInput {

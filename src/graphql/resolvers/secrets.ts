@@ -37,6 +37,7 @@ export const secretResolvers = {
       })),
     secretValue: (_: unknown, a: { uuid: string; version?: number | null }, ctx: RequestContext) =>
       ctx.api.secretValue(callerOf(ctx), secretArg(a.uuid), versionArg(a.version)),
+    containerSecrets: (_: unknown, __: unknown, ctx: RequestContext) => ctx.api.containerSecrets(callerOf(ctx)),
     wrappingInfo: (_: unknown, a: { token: string }, ctx: RequestContext) => ctx.api.wrappingLookup(ctx.caller, a.token),
   },
   Mutation: {
