@@ -185,6 +185,31 @@ describe("fedgate dispatch", () => {
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 
+  it("writes each secret mount as a 0600 file for the command, fetched with the container's token, and removes it after the run", async () => {
+    const value = "e2e-secret-value-7f3a9c";
+    const { createSecret } = await ok(gql(z.url, `mutation($i: CreateSecretInput!) { createSecret(input: $i) { uuid } }`, { i: { name: "e2e db", value } }, alice.token));
+    const seen = join(work, "secret-seen.json");
+    const command = [process.execPath, "-e", `
+      const fs = require("node:fs"), crypto = require("node:crypto");
+      const path = require("node:path").resolve("etc/db/password");
+      const text = fs.readFileSync(path, "utf8");
+      fs.writeFileSync(process.env.SEEN, JSON.stringify({ path, mode: (fs.statSync(path).mode & 0o777).toString(8), sha256: crypto.createHash("sha256").update(text).digest("hex") }));
+      fs.mkdirSync("out", { recursive: true }); fs.writeFileSync("out/done", "yes");`];
+    const { request, container: uuid } = await submit(command, { environment: { SEEN: seen }, secretMounts: [{ path: "/etc/db/password", secretUuid: createSecret.uuid }] });
+    const d = startDispatcher(z.url, dispatcherToken, ["--max-containers", "1"]);
+    expect(await d.exited).toBe(0);
+    expect(await container(uuid)).toMatchObject({ state: "Complete", exitCode: 0 });
+    const report = JSON.parse(readFileSync(seen, "utf8"));
+    expect(report.mode).toBe("600");
+    expect(report.sha256).toBe(require("node:crypto").createHash("sha256").update(value).digest("hex"));
+    expect(existsSync(report.path)).toBe(false);
+    // Read once, by the container's own token, audited; the value in no log line, log or output.
+    const reads = await z.db.prisma.auditLog.findMany({ where: { eventType: "secret_read", objectUuid: createSecret.uuid } });
+    expect(reads.map((r) => (r.properties as { containerUuid: string }).containerUuid)).toEqual([uuid]);
+    expect((await outputOf(uuid)).properties.files).toEqual({ done: "yes" });
+    for (const text of [d.stderr(), JSON.stringify(await logOf(request))]) expect(text).not.toContain(value.slice(0, 8));
+  });
+
   it("a Complete container with its output is reused by an identical request, which is Final at once without running again", async () => {
     const command = [process.execPath, "-e", `require("fs").writeFileSync("answer", String(6 * 7))`];
     const same = { cwd: "/out", useExisting: true };
