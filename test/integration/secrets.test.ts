@@ -99,6 +99,19 @@ it("keeps secret values (and any 8 characters of them) out of every other respon
   await ok(call(a.url, `query($t: String!) { wrappingInfo(token: $t) { secretUuid version creatorUuid unwrapped } }`, { t: wrapped }));
   expect((await ok(call(a.url, `mutation($t: String!) { unwrapSecret(token: $t) { value } }`, { t: wrapped }, undefined, true))).unwrapSecret.value).toBe(values[2]);
   await call(a.url, `mutation($t: String!) { unwrapSecret(token: $t) { value } }`, { t: wrapped });
+  // Containers mounting it, here and on bbbbb (delegated from aaaaa): the requests and containers
+  // name it by uuid and version; only containerSecrets, with the container's own token, returns it.
+  const spec = { command: ["true"], containerImage: "img", outputPath: "/out", mounts: { "/out": { kind: "tmp" } }, runtimeConstraints: { vcpus: 1, ram: 1024 }, state: "Committed", priority: 1, secretMounts: [{ path: "/run/s", secretUuid: u }] };
+  for (const [cl, runsOn] of [[a, undefined], [b, "bbbbb"]] as const) {
+    const cr = (await ok(call(a.url, `mutation($i: CreateContainerRequestInput!, $c: String) { createContainerRequest(input: $i, cluster: $c) { uuid containerUuid secretMounts { path secretUuid version } } }`, { i: spec, c: runsOn }, owner.token))).createContainerRequest;
+    await ok(call(cl.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid secretMounts { path secretUuid version } } }`, { u: cr.containerUuid }, cl.rootToken));
+    const auth = (await ok(call(cl.url, `query($u: ID!) { containerAuth(uuid: $u) { token } }`, { u: cr.containerUuid }, cl.rootToken))).containerAuth;
+    await ok(call(cl.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Running" }) { uuid } }`, { u: cr.containerUuid }, auth.token));
+    expect((await ok(call(cl.url, `{ containerSecrets { path value } }`, {}, auth.token, true))).containerSecrets).toEqual([{ path: "/run/s", value: values[2] }]);
+    await call(cl.url, `{ containerSecrets { path value } }`, {}, owner.token); // refused: not the container's token
+    await ok(call(cl.url, `mutation($u: ID!) { updateContainer(uuid: $u, input: { state: "Complete", exitCode: 0 }) { uuid } }`, { u: cr.containerUuid }, auth.token));
+    await call(cl.url, `{ containerSecrets { path value } }`, {}, auth.token); // refused: it ended
+  }
   const stored = `${await dumpAllTables(a)}\n${await dumpAllTables(b)}`; // the sealed versions still there
   expect(stored).toContain(u);
   await ok(call(a.url, `mutation($u: ID!) { deleteSecret(uuid: $u) { uuid name versions { version } } }`, { u }, owner.token));
