@@ -42,6 +42,8 @@ const LARGE_TEXT_FIELDS = new Set([
   ...["ContainerRequest", "Container"].flatMap((t) =>
     ["command", "environment", "mounts", "runtimeConstraints", "schedulingParameters"].map((f) => `${t}.${f}`)),
   "ContainerRequest.properties", "Container.runtimeStatus",
+  // Up to 100 values of 64 KiB, each read where its secret lives (an audit row, maybe a remote call).
+  "Query.containerSecrets", "ContainerSecret.value",
 ]);
 const INTROSPECTION_ROOTS = new Set<GraphQLField<unknown, unknown>>([SchemaMetaFieldDef, TypeMetaFieldDef]);
 

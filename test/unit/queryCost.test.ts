@@ -62,6 +62,12 @@ describe("query cost: counting", () => {
     expect(cost(`{ collection(uuid: "${UUID}") { manifestText } }`)).toBe(2 + LARGE_TEXT_WEIGHT);
   });
 
+  it("weighs a running container's secrets like large text: up to 100 values of 64 KiB, each an audited read", () => {
+    const one = cost("{ containerSecrets { path value } }");
+    expect(one).toBeGreaterThanOrEqual(2 * LARGE_TEXT_WEIGHT);
+    expect(cost(`{ ${aliases(60, "containerSecrets { path value }")} }`)).toBeGreaterThan(budget);
+  });
+
   it("weighs the JSON fields of container requests and containers like large text, and their lists by page", () => {
     expect(cost("{ containerRequests(first: 10) { nodes { uuid mounts } } }")).toBe(1 + 10 * (1 + 2) + LARGE_TEXT_WEIGHT);
     expect(cost(`{ ${aliases(3, "containers(first: 5) { nodes { environment runtimeStatus } }")} }`)).toBe(3 * (1 + 5 * (1 + 2) + 2 * LARGE_TEXT_WEIGHT));
