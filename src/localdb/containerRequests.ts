@@ -59,6 +59,16 @@ interface Runtime {
   runtimeAuthScopes: ScopeSet;
   runtimeTokenUuid: string | null;
   runtimeToken: string | null;
+  /** The user who gave the runtime token (null without one). */
+  givenByUuid: string | null;
+}
+
+/**
+ * Without a runtime token, the container runs as the caller (who creates or commits the
+ * request) with the caller's token's scopes, as Arvados.
+ */
+function callerRuntime(p: Principal): Runtime {
+  return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: p.token?.scopes ?? null, runtimeTokenUuid: null, runtimeToken: null, givenByUuid: null };
 }
 
 /**
@@ -67,7 +77,7 @@ interface Runtime {
  * the requester with the requesting token's scopes (as Arvados).
  */
 async function runtimeOf(deps: ContainerDeps, p: Principal, token: string | null | undefined): Promise<Runtime> {
-  if (token == null) return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: p.token?.scopes ?? null, runtimeTokenUuid: null, runtimeToken: null };
+  if (token == null) return callerRuntime(p);
   let rt: Principal;
   try {
     rt = await deps.authenticate(token);
@@ -77,7 +87,9 @@ async function runtimeOf(deps: ContainerDeps, p: Principal, token: string | null
   }
   if (!rt.token) throw badInput("runtimeToken: the system root token cannot be a runtime token");
   // Never keep another cluster's real secret: what its home needs from us is the salted form.
-  return { runtimeUserUuid: rt.user.uuid, runtimeAuthScopes: rt.token.scopes, runtimeTokenUuid: rt.token.uuid, runtimeToken: saltToken(token, deps.clusterId) };
+  return {
+    runtimeUserUuid: rt.user.uuid, runtimeAuthScopes: rt.token.scopes, runtimeTokenUuid: rt.token.uuid, runtimeToken: saltToken(token, deps.clusterId), givenByUuid: p.user.uuid,
+  };
 }
 
 function runtimeColumns(deps: ContainerDeps, uuid: string, r: Runtime) {
@@ -86,7 +98,27 @@ function runtimeColumns(deps: ContainerDeps, uuid: string, r: Runtime) {
     runtimeAuthScopes: scopesToJson(r.runtimeAuthScopes) ?? Prisma.DbNull,
     runtimeTokenUuid: r.runtimeTokenUuid,
     runtimeTokenSealed: r.runtimeToken === null ? null : deps.box.seal(r.runtimeToken, uuid),
+    runtimeTokenGivenByUuid: r.runtimeToken === null ? null : r.givenByUuid,
   };
+}
+
+/** Fields that do not change what the container runs, or with what authority. */
+const BOOKKEEPING: ReadonlySet<keyof ContainerRequestFields> = new Set(["name", "description", "properties", "priority", "containerCountMax", "ownerUuid"]);
+
+/**
+ * Whom the container runs as once this update commits the request or changes what it runs
+ * (undefined: as the row says). A runtime token given in the update decides. Without one in
+ * the row, the caller becomes the runtime user (its token's scopes), so whoever may write a
+ * request cannot make it run as someone else. With one in the row, given by another user, the
+ * caller must give a runtime token again (FORBIDDEN).
+ */
+function runtimeAfterUpdate(p: Principal, cr: ContainerRequest, given: Runtime | undefined, committing: boolean, changed: (keyof ContainerRequestFields)[]): Runtime | undefined {
+  if (given) return given;
+  if (!committing && !changed.some((f) => !BOOKKEEPING.has(f))) return undefined;
+  if (cr.runtimeTokenSealed === null) return callerRuntime(p);
+  if (cr.runtimeTokenGivenByUuid !== p.user.uuid)
+    throw forbidden(`container request "${cr.uuid}" holds a runtime token that another user gave: give runtimeToken in this update to ${committing ? "commit it" : "change what it runs"}`);
+  return undefined;
 }
 
 /** The columns a field of the input sets (undefined: not given). Nullable text clears with null; the rest ignore null. */
@@ -228,8 +260,10 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
       throw conflict(`container request "${uuid}": its secret mounts changed while being checked: try again`);
     const from = cr.state as ContainerRequestState;
     const to = input.state ?? from;
-    requireMutable(uuid, from, changedFields(cr, defined(columnsOf(input)), input));
+    const changed = changedFields(cr, defined(columnsOf(input)), input);
+    requireMutable(uuid, from, changed);
     if (to !== from) requireRequestTransition(uuid, from, to);
+    const runtimeNow = from === "Uncommitted" ? runtimeAfterUpdate(p, cr, runtime, to === "Committed", changed) : undefined;
     if (columns.ownerUuid !== undefined && columns.ownerUuid !== cr.ownerUuid) await requireMove(tx, p, cr.ownerUuid, columns.ownerUuid as string);
 
     const updated = await tx.containerRequest.update({
@@ -237,7 +271,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
       data: {
         ...columns,
         ...(columns.runtimeClusterScopes === null ? { runtimeClusterScopes: Prisma.DbNull } : {}),
-        ...(runtime ? runtimeColumns(deps, uuid, runtime) : {}),
+        ...(runtimeNow ? runtimeColumns(deps, uuid, runtimeNow) : {}),
         state: to,
       } as Prisma.ContainerRequestUncheckedUpdateInput,
     });

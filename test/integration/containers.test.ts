@@ -408,6 +408,42 @@ describe("runtime tokens", () => {
     expectError(await gql(z.url, UPDATE, { u: cr.uuid, i: { runtimeToken: rt.token } }, alice.token), "CONFLICT", /is Committed: runtimeToken/);
   });
 
+  it("runs a request as whoever commits it: a writer of another's request commits it as itself, and cannot use a runtime token another gave", async () => {
+    const { createGroup: project } = await ok(gql(z.url, `mutation { createGroup(input: { name: "shared-crs", groupClass: "project" }) { uuid } }`, {}, alice.token));
+    await z.root(`mutation($h: ID!, $t: ID!) { grantPermission(headUuid: $h, tailUuid: $t, level: "can_write") { uuid } }`, { h: project.uuid, t: bob.uuid });
+    const privy = (await ok(gql(z.url, `mutation { createCollection(input: { name: "alice private" }) { uuid } }`, {}, alice.token))).createCollection.uuid;
+    const READ = `query($u: ID!) { collection(uuid: $u) { uuid } }`;
+    const withPrivy = { mounts: { "/out": { kind: "tmp" }, "/in": { kind: "collection", uuid: privy } }, command: ["cat", "/in/x"] };
+
+    // No runtime token: bob changes alice's draft and commits it; it runs as bob, with bob's token's scopes.
+    const draft = await created(alice.token, { ...spec(), ownerUuid: project.uuid });
+    const c = (await ok(gql(z.url, UPDATE, { u: draft.uuid, i: { ...withPrivy, state: "Committed", priority: 1 } }, bob.token))).updateContainerRequest;
+    expect(c.state).toBe("Committed");
+    expect((await container(c.containerUuid)).runtimeUserUuid).toBe(bob.uuid);
+    expect((await z.db.prisma.containerRequest.findUnique({ where: { uuid: draft.uuid } }))!.runtimeUserUuid).toBe(bob.uuid);
+    const token = await run(d1, c.containerUuid);
+    expect((await ok(gql(z.url, READ, { u: privy }, alice.token))).collection.uuid).toBe(privy);
+    const refused = await gql(z.url, READ, { u: privy }, token);
+    expect(codes(refused)).toEqual(["NOT_FOUND"]);
+    expect(refused.data?.collection ?? null).toBeNull();
+
+    // A runtime token alice gave: bob may neither change what runs nor commit without giving one of his own.
+    const mine = (await ok(gql(z.url, `mutation { createToken(input: {}) { token } }`, {}, alice.token))).createToken.token;
+    const held = await created(alice.token, { ...spec(), ownerUuid: project.uuid, runtimeToken: mine });
+    const before = await z.db.prisma.containerRequest.findUnique({ where: { uuid: held.uuid } });
+    for (const i of [{ state: "Committed", priority: 1 }, withPrivy, { environment: { X: "y" } }])
+      expectError(await gql(z.url, UPDATE, { u: held.uuid, i }, bob.token), "FORBIDDEN", /runtime token that another user gave: give runtimeToken/);
+    expect(await z.db.prisma.containerRequest.findUnique({ where: { uuid: held.uuid } })).toEqual(before);
+    await ok(gql(z.url, UPDATE, { u: held.uuid, i: { name: "renamed by bob" } }, bob.token));
+    const bobs = (await ok(gql(z.url, UPDATE, { u: held.uuid, i: { ...withPrivy, runtimeToken: bob.token, state: "Committed", priority: 1 } }, bob.token))).updateContainerRequest;
+    expect((await container(bobs.containerUuid)).runtimeUserUuid).toBe(bob.uuid);
+    // alice commits one holding her own runtime token: it runs as her.
+    const hers = await created(alice.token, { ...spec(), ownerUuid: project.uuid, runtimeToken: mine });
+    const committedByHer = (await ok(gql(z.url, UPDATE, { u: hers.uuid, i: { ...withPrivy, state: "Committed", priority: 1 } }, alice.token))).updateContainerRequest;
+    expect(committedByHer.hasRuntimeToken).toBe(true);
+    expect((await container(committedByHer.containerUuid)).runtimeUserUuid).toBe(alice.uuid);
+  });
+
   it("gives the container a child of a local runtime token, bound to it, never the runtime token; scrubs it when final", async () => {
     const rt = (await ok(gql(z.url, `mutation { createToken(input: {}) { uuid token } }`, {}, alice.token))).createToken;
     const cr = await committed(alice.token, { runtimeToken: rt.token });
