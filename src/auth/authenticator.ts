@@ -102,13 +102,15 @@ export class Authenticator {
   /**
    * A token of another cluster bound to a container (a runtime token's child minted by its home
    * for a container here): its 4th field may name only that container, and it works only while
-   * that container is Locked or Running, which its home cannot see.
+   * that container is Locked or Running, which its home cannot see, and only while it is the
+   * token that container's current lock got (authUuid): a child of an earlier lock, whose
+   * revocation at its home may never have happened, is refused.
    */
   private async requireRemoteBinding(verified: VerifiedToken, parsed: ParsedToken): Promise<void> {
     const bound = verified.token.containerUuid ?? undefined;
     if (parsed.containerUuid && parsed.containerUuid !== bound) throw unauthenticated("token is not bound to that container");
-    if (bound && clusterOf(bound) === this.o.clusterId && !(await this.o.localTokens.containerActive(bound)))
-      throw unauthenticated("container tokens are accepted only while their container is Locked or Running");
+    if (bound && clusterOf(bound) === this.o.clusterId && !(await this.o.localTokens.containerActive(bound, verified.token.uuid)))
+      throw unauthenticated("container tokens are accepted only while their container is Locked or Running, and only the token of its current lock");
   }
 
   /**

@@ -192,9 +192,13 @@ export class LocalTokens implements TokenCaches {
     return { ok: true, value: { token: this.toRecord(row), user, salted }, fresh: true };
   }
 
-  /** Whether container `uuid` (of this cluster) is Locked or Running: only then do its tokens work. */
-  async containerActive(uuid: string): Promise<boolean> {
-    const container = await this.prisma.container.findUnique({ where: { uuid }, select: { state: true } });
+  /**
+   * Whether container `uuid` (of this cluster) is Locked or Running: only then do its tokens
+   * work. With `tokenUuid`: also whether that token is the one its current lock minted.
+   */
+  async containerActive(uuid: string, tokenUuid?: string): Promise<boolean> {
+    const container = await this.prisma.container.findUnique({ where: { uuid }, select: { state: true, authUuid: true } });
+    if (tokenUuid !== undefined && container?.authUuid !== tokenUuid) return false;
     return container?.state === "Locked" || container?.state === "Running";
   }
 

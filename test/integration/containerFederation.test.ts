@@ -186,6 +186,23 @@ describe("the home's mint, asked by a lying peer", () => {
   });
 });
 
+it("refuses the child of an earlier lock after a re-lock, even if its revocation at the home never happened", async () => {
+  const cr = (await ok(gql(a.url, CREATE, { i: spec("relock", { "/in": { kind: "collection", uuid: input } }), c: "bbbbb" }, alice.token))).createContainerRequest;
+  const lockAndAuth = async () => {
+    await ok(gql(b.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: cr.containerUuid }, dispatcher.token));
+    return (await ok(gql(b.url, AUTH, { u: cr.containerUuid }, dispatcher.token))).containerAuth;
+  };
+  const first = await lockAndAuth();
+  await ok(gql(b.url, `mutation($u: ID!) { unlockContainer(uuid: $u) { uuid } }`, { u: cr.containerUuid }, dispatcher.token));
+  const second = await lockAndAuth();
+  // As if bbbbb's request to revoke the first child had been lost: aaaaa still holds it valid.
+  await a.db.prisma.apiToken.update({ where: { uuid: first.uuid }, data: { revokedAt: null } });
+  expect((await ok(gql(a.url, `{ currentToken { uuid } }`, {}, first.token))).currentToken.uuid).toBe(first.uuid);
+  expect(codes(await gql(b.url, `{ currentContainer { uuid } }`, {}, first.token))).toEqual(["UNAUTHENTICATED"]);
+  expect(codes(await gql(b.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Running" } }, first.token))).toEqual(["UNAUTHENTICATED"]);
+  expect((await ok(gql(b.url, `{ currentContainer { uuid } }`, {}, second.token))).currentContainer.uuid).toBe(cr.containerUuid);
+});
+
 it("with the runtime token's home unreachable: a lock fails UNAVAILABLE and leaves the container Queued; a container still ends, its token refused at once", async () => {
   const { cr: running, auth } = await runOnB("ends-alone");
   const waiting = (await ok(gql(a.url, CREATE, { i: spec("waits", { "/in": { kind: "collection", uuid: input } }), c: "bbbbb" }, alice.token))).createContainerRequest;
