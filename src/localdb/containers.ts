@@ -51,12 +51,16 @@ export async function currentContainer(ctx: LocalContext, c: Caller): Promise<Co
   return toContainerRecord(row);
 }
 
-/** The state of the container (of this cluster) the caller's token is bound to, read now; NOT_FOUND for any other token. */
-export async function boundContainerState(ctx: LocalContext, c: Caller): Promise<ContainerState> {
+/** The container (of this cluster) the caller's token is bound to, read now: its state and secret mounts; NOT_FOUND for any other token. */
+async function boundContainer(ctx: LocalContext, c: Caller): Promise<{ state: ContainerState; secretMounts: Prisma.JsonValue }> {
   const uuid = c.principal.token?.containerUuid;
-  const row = uuid && clusterOf(uuid) === ctx.clusterId ? await ctx.prisma.container.findUnique({ where: { uuid }, select: { state: true } }) : null;
+  const row = uuid && clusterOf(uuid) === ctx.clusterId ? await ctx.prisma.container.findUnique({ where: { uuid }, select: { state: true, secretMounts: true } }) : null;
   if (!row) throw notFound("container of token", c.principal.token?.uuid ?? "system root");
-  return row.state as ContainerState;
+  return { state: row.state as ContainerState, secretMounts: row.secretMounts };
+}
+
+export async function boundContainerState(ctx: LocalContext, c: Caller): Promise<ContainerState> {
+  return (await boundContainer(ctx, c)).state;
 }
 
 /**
@@ -67,9 +71,8 @@ export async function boundContainerState(ctx: LocalContext, c: Caller): Promise
 export async function containerSecrets(ctx: LocalContext, c: Caller): Promise<ContainerSecretRecord[]> {
   const uuid = c.principal.token?.containerUuid;
   if (!uuid) throw forbidden("containerSecrets answers a running container's own token (containerAuth), not this one");
-  const state = await boundContainerState(ctx, c);
-  if (state !== "Running") throw forbidden(`container "${uuid}" is ${state}: its secrets are fetched only while it is Running`);
-  const row = (await ctx.prisma.container.findUnique({ where: { uuid }, select: { secretMounts: true } }))!;
+  const row = await boundContainer(ctx, c);
+  if (row.state !== "Running") throw forbidden(`container "${uuid}" is ${row.state}: its secrets are fetched only while it is Running`);
   const api = ctx.containers.federation(c);
   return Promise.all(
     secretMountsFromJson(row.secretMounts).map(async (m) => {
