@@ -185,8 +185,8 @@ export class LocalTokens implements TokenCaches {
     // (and drops them from the caches once committed): this read only refuses earlier. A
     // container of another cluster (a runtime token's child minted here for it) is not in our
     // database: that cluster revokes the child when the container ends, and refuses it itself.
-    if (row.containerUuid && clusterOf(row.containerUuid) === this.clusterId && !(await this.containerActive(row.containerUuid)))
-      return { ok: false, reason: "container tokens are accepted only while their container is Locked or Running" };
+    if (row.containerUuid && clusterOf(row.containerUuid) === this.clusterId && !(await this.containerActive(row.containerUuid, row.uuid)))
+      return { ok: false, reason: "container tokens are accepted only while their container is Locked or Running, and only the token of its current lock" };
     const user = await this.prisma.user.findUnique({ where: { uuid: row.userUuid }, select: USER_SELECT });
     if (!user) return { ok: false, reason: "token's user no longer exists" };
     return { ok: true, value: { token: this.toRecord(row), user, salted }, fresh: true };

@@ -42,6 +42,7 @@ export async function collectionCreate(ctx: LocalContext, c: Caller, input: Crea
         manifestText: input.manifestText ?? null,
         portableDataHash: input.portableDataHash ?? null,
         properties: (input.properties ?? {}) as Prisma.InputJsonValue,
+        createdByContainerUuid: c.principal.token?.containerUuid ?? null,
       },
     });
     await audit(tx, ctx.clusterId, { type: "create", objectUuid: created.uuid, actorUuid: c.principal.user.uuid });
@@ -49,12 +50,20 @@ export async function collectionCreate(ctx: LocalContext, c: Caller, input: Crea
   });
 }
 
-/** The collection, if the caller can write it: NOT_FOUND when unreadable, FORBIDDEN when read-only. */
+/**
+ * The collection, if the caller can write it: NOT_FOUND when unreadable, FORBIDDEN when
+ * read-only. A container's token writes only what its own container created (its log and
+ * output): its scopes allow PATCH on collections by prefix, as no scope can name a collection
+ * that does not exist yet, and its user may write much more than the container should.
+ */
 async function writableCollection(tx: Prisma.TransactionClient, c: Caller, uuid: string) {
   const row = await tx.collection.findUnique({ where: { uuid } });
   const level = row ? await levelOn(tx, c.principal, uuid, row.ownerUuid) : 0;
   if (!row || level === 0) throw notFound("collection", uuid);
   if (level < 2) throw forbidden(`cannot change collection "${uuid}": read-only access`);
+  const container = c.principal.token?.containerUuid;
+  if (container && row.createdByContainerUuid !== container)
+    throw forbidden(`a container's token changes only the collections its container created, not "${uuid}"`);
   return row;
 }
 

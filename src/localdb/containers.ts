@@ -43,19 +43,31 @@ export async function containerList(ctx: LocalContext, c: Caller, o: PageOptions
   return toPage((await rowsOf(ctx, page.map((r) => r.uuid))).map(toContainerRecord), o.first);
 }
 
+/**
+ * Whether the caller acts with the container's own token: bound to it, and the token its
+ * current lock minted (authUuid). Read with the row, so a token of an earlier lock that a
+ * cache still holds (its revocation not yet seen) cannot act as the container.
+ */
+function isOwnToken(p: Principal, ct: Pick<Container, "uuid" | "authUuid">): boolean {
+  return p.token?.containerUuid === ct.uuid && p.token.uuid === ct.authUuid;
+}
+
 /** The container the caller's token is bound to (a container's own token), or NOT_FOUND. */
 export async function currentContainer(ctx: LocalContext, c: Caller): Promise<ContainerRecord> {
   const uuid = c.principal.token?.containerUuid;
   const row = uuid ? await ctx.prisma.container.findUnique({ where: { uuid } }) : null;
-  if (!row) throw notFound("current container of token", c.principal.token?.uuid ?? "system root");
+  if (!row || !isOwnToken(c.principal, row)) throw notFound("current container of token", c.principal.token?.uuid ?? "system root");
   return toContainerRecord(row);
 }
 
 /** The container (of this cluster) the caller's token is bound to, read now: its state and secret mounts; NOT_FOUND for any other token. */
 async function boundContainer(ctx: LocalContext, c: Caller): Promise<{ state: ContainerState; secretMounts: Prisma.JsonValue }> {
   const uuid = c.principal.token?.containerUuid;
-  const row = uuid && clusterOf(uuid) === ctx.clusterId ? await ctx.prisma.container.findUnique({ where: { uuid }, select: { state: true, secretMounts: true } }) : null;
-  if (!row) throw notFound("container of token", c.principal.token?.uuid ?? "system root");
+  const row =
+    uuid && clusterOf(uuid) === ctx.clusterId
+      ? await ctx.prisma.container.findUnique({ where: { uuid }, select: { uuid: true, authUuid: true, state: true, secretMounts: true } })
+      : null;
+  if (!row || !isOwnToken(c.principal, row)) throw notFound("container of token", c.principal.token?.uuid ?? "system root");
   return { state: row.state as ContainerState, secretMounts: row.secretMounts };
 }
 
@@ -196,25 +208,42 @@ export async function containerAuth(ctx: LocalContext, c: Caller, uuid: string):
   };
 }
 
-const OWN_STATES: readonly ContainerState[] = ["Running", "Complete", "Cancelled"];
-const DISPATCHER_STATES: readonly ContainerState[] = ["Running", "Cancelled"];
+/** Who changes a container, and to which states: its own token, the dispatcher holding its lock, any other admin (to cancel it). */
+const UPDATERS = {
+  own: { name: "a container's own token", states: ["Running", "Complete", "Cancelled"] },
+  holder: { name: "the dispatcher holding the lock", states: ["Running", "Cancelled"] },
+  admin: { name: "an admin's token not holding the lock", states: ["Cancelled"] },
+} as const satisfies Record<string, { name: string; states: readonly ContainerState[] }>;
+
+function updaterOf(ctx: LocalContext, p: Principal, ct: Container): keyof typeof UPDATERS {
+  if (isOwnToken(p, ct)) return "own";
+  if (isActive(ct.state as ContainerState) && ct.lockedByUuid === tokenUuidOf(ctx, p)) return "holder";
+  if (isAdmin(p) && !p.token?.containerUuid) return "admin";
+  throw forbidden(`only the container's own token, the token holding the lock on container "${ct.uuid}" or an admin's can update it`);
+}
 
 /**
- * Only the container's own token, or the dispatcher holding its lock, changes a container: the
- * state through allowed transitions (CONFLICT otherwise), the dispatcher only to Running or
- * Cancelled, the other fields only by its own token while it is Running.
+ * Who may change a container (FORBIDDEN for anyone else), then the state only through allowed
+ * transitions (CONFLICT naming the current state), each updater only to its states, the other
+ * fields only by its own token while it is Running.
  */
 function requireUpdate(ctx: LocalContext, p: Principal, ct: Container, input: UpdateContainerInput): void {
-  const own = p.token?.containerUuid === ct.uuid;
-  if (!own) requireLockHolder(ctx, p, ct, "update it (or its own token)");
+  const updater = updaterOf(ctx, p, ct);
   const from = ct.state as ContainerState;
-  if (input.state && input.state !== from) requireContainerTransition(ct.uuid, from, input.state);
+  const target = input.state && input.state !== from ? input.state : undefined;
+  if (target) requireContainerTransition(ct.uuid, from, target);
   const fields = Object.keys(input).filter((k) => k !== "state" && input[k as keyof UpdateContainerInput] !== undefined);
-  if (!own && fields.length) throw forbidden(`the dispatcher holding the lock may set only the state, not ${fields.join(", ")}`);
-  if (input.state && input.state !== from && !(own ? OWN_STATES : DISPATCHER_STATES).includes(input.state))
-    throw forbidden(`${own ? "a container's own token" : "the dispatcher holding the lock"} cannot set state ${input.state}`);
+  const { name, states } = UPDATERS[updater];
+  if (updater !== "own" && fields.length) throw forbidden(`${name} may set only the state, not ${fields.join(", ")}`);
+  if (target && !(states as readonly ContainerState[]).includes(target)) throw forbidden(`${name} cannot set state ${target}`);
   const running = from === "Running" || input.state === "Running";
   if (fields.length && !running) throw conflict(`container "${ct.uuid}" is ${from}: ${fields.join(", ")} can be set only while it is Running`);
+}
+
+/** A container's log is a collection its own token created here (its dispatcher saves it so), not any collection it can name. */
+async function requireOwnLog(tx: Tx, ct: Container, log: string): Promise<void> {
+  const row = await tx.collection.findUnique({ where: { uuid: log }, select: { createdByContainerUuid: true } });
+  if (row?.createdByContainerUuid !== ct.uuid) throw badInput(`log: "${log}" is not a collection container "${ct.uuid}" created`);
 }
 
 export async function containerUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateContainerInput): Promise<ContainerRecord> {
@@ -224,6 +253,7 @@ export async function containerUpdate(ctx: LocalContext, c: Caller, uuid: string
     const from = ct.state as ContainerState;
     const to = input.state ?? from;
     if (to === "Complete" && (input.exitCode ?? ct.exitCode) === null) throw badInput("exitCode: needed to complete a container");
+    if (input.log) await requireOwnLog(tx, ct, input.log);
     const data: Prisma.ContainerUpdateInput = {};
     if (input.exitCode !== undefined) data.exitCode = input.exitCode;
     if (input.output !== undefined) data.output = input.output;

@@ -214,7 +214,9 @@ describe("containers", () => {
     const cr = await committed(alice.token);
     const ct = cr.containerUuid;
     expectError(await gql(z.url, UNLOCK, { u: ct }, d1.token), "CONFLICT", /is Queued/);
-    expectError(await updateContainer(d1.token, ct, { state: "Running" }), "FORBIDDEN", /holding the lock/);
+    // A transition the life cycle has not is a CONFLICT naming the state, whoever asks it (of those who may update it at all).
+    expectError(await updateContainer(d1.token, ct, { state: "Running" }), "CONFLICT", /is Queued: it cannot become Running/);
+    expectError(await updateContainer(alice.token, ct, { state: "Running" }), "FORBIDDEN", /holding the lock/);
     await ok(lock(d1, ct));
     const token = (await authOf(d1, ct)).token;
     expectError(await updateContainer(token, ct, { state: "Complete", exitCode: 0 }), "CONFLICT", /is Locked/);
@@ -229,6 +231,10 @@ describe("containers", () => {
     expectError(await updateContainer(token, ct, { state: "Complete" }), "BAD_USER_INPUT", /exitCode/);
     const log = (await ok(gql(z.url, `mutation { createCollection(input: { name: "log" }) { uuid } }`, {}, token))).createCollection.uuid;
     expectError(await updateContainer(token, ct, { log: "not-a-uuid" }), "BAD_USER_INPUT", /input\.log/);
+    // Its log is a collection it created, not any the runtime user can name.
+    const alicesOwn = (await ok(gql(z.url, `mutation { createCollection(input: { name: "not a log" }) { uuid } }`, {}, alice.token))).createCollection.uuid;
+    expectError(await updateContainer(token, ct, { log: alicesOwn }), "BAD_USER_INPUT", /log: .* is not a collection container .* created/);
+    expect((await container(ct)).log).toBeNull();
     await ok(updateContainer(token, ct, { progress: 0.5, runtimeStatus: { note: "half" }, output: "d41d8cd98f00b204e9800998ecf8427e+0", log }));
     const done = (await ok(updateContainer(token, ct, { state: "Complete", exitCode: 3 }))).updateContainer;
     expect(done).toMatchObject({ state: "Complete", exitCode: 3, lockedByUuid: null, log });
@@ -236,8 +242,52 @@ describe("containers", () => {
     // The container's token died with it; the dispatcher's lock is gone.
     expectError(await updateContainer(token, ct, { state: "Cancelled" }), "UNAUTHENTICATED", /revoked|Locked or Running/);
     expectError(await gql(z.url, CURRENT, {}, token), "UNAUTHENTICATED", /revoked|Locked or Running/);
-    expectError(await updateContainer(d1.token, ct, { state: "Cancelled" }), "FORBIDDEN", /holding the lock/);
+    expectError(await updateContainer(d1.token, ct, { state: "Cancelled" }), "CONFLICT", /is Complete: it cannot become Cancelled/);
     expectError(await lock(d1, ct), "CONFLICT", /is Complete/);
+  });
+
+  it("lets an admin not holding the lock cancel a container, and nothing else", async () => {
+    const queued = await committed(alice.token, { containerCountMax: 1 });
+    expectError(await updateContainer(d2.token, queued.containerUuid, { state: "Locked" }), "FORBIDDEN", /admin's token not holding the lock cannot set state Locked/);
+    expectError(await updateContainer(d2.token, queued.containerUuid, { progress: 0.1 }), "FORBIDDEN", /may set only the state/);
+    expect((await ok(updateContainer(d2.token, queued.containerUuid, { state: "Cancelled" }))).updateContainer.state).toBe("Cancelled");
+    expect(await request(queued.uuid)).toMatchObject({ state: "Final" });
+
+    const held = await committed(alice.token, { containerCountMax: 1 });
+    const token = await run(d1, held.containerUuid);
+    expectError(await updateContainer(d2.token, held.containerUuid, { state: "Complete" }), "FORBIDDEN", /cannot set state Complete/);
+    expect((await ok(updateContainer(d2.token, held.containerUuid, { state: "Cancelled" }))).updateContainer.state).toBe("Cancelled");
+    expectError(await gql(z.url, CURRENT, {}, token), "UNAUTHENTICATED", /revoked|Locked or Running/);
+  });
+
+  it("lets a container's token change only the collections its container created", async () => {
+    const cr = await committed(alice.token, { containerCountMax: 1 });
+    const token = await run(d1, cr.containerUuid);
+    const CREATE_COLL = `mutation { createCollection(input: { name: "out" }) { uuid } }`;
+    const RENAME = `mutation($u: ID!) { updateCollection(uuid: $u, input: { name: "renamed" }) { uuid name } }`;
+    const own = (await ok(gql(z.url, CREATE_COLL, {}, token))).createCollection.uuid;
+    const alices = (await ok(gql(z.url, CREATE_COLL, {}, alice.token))).createCollection.uuid;
+    expect((await ok(gql(z.url, RENAME, { u: own }, token))).updateCollection.name).toBe("renamed");
+    // Alice may write hers; the container running as Alice may not.
+    expectError(await gql(z.url, RENAME, { u: alices }, token), "FORBIDDEN", /only the collections its container created/);
+    expect((await z.db.prisma.collection.findUnique({ where: { uuid: alices } }))!.name).toBe("out");
+    expect((await ok(gql(z.url, RENAME, { u: own }, alice.token))).updateCollection.name).toBe("renamed");
+  });
+
+  it("acts as the container only with the token of its current lock, even when a cache still holds an earlier one", async () => {
+    const cr = await committed(alice.token);
+    const ct = cr.containerUuid;
+    const stale = await run(d1, ct);
+    expect((await ok(gql(z.url, CURRENT, {}, stale))).currentContainer.uuid).toBe(ct); // now cached
+    // A re-lock on another replica whose revocation push this one missed: the old token's row
+    // revoked and a new token recorded on the container, while this replica's cache still has the old one.
+    const staleUuid = (await container(ct)).authUuid;
+    await z.db.prisma.apiToken.update({ where: { uuid: staleUuid }, data: { revokedAt: new Date() } });
+    await z.db.prisma.container.update({ where: { uuid: ct }, data: { authUuid: d2.tokenUuid } });
+    expectError(await gql(z.url, CURRENT, {}, stale), "NOT_FOUND", /current container/);
+    expectError(await updateContainer(stale, ct, { progress: 0.9 }), "FORBIDDEN", /holding the lock/);
+    expectError(await updateContainer(stale, ct, { state: "Complete", exitCode: 0 }), "FORBIDDEN", /holding the lock/);
+    expect(await container(ct)).toMatchObject({ state: "Running", exitCode: null });
   });
 
   it("refuses the container's token once it is Cancelled by the dispatcher", async () => {
