@@ -50,9 +50,12 @@ function reads(collections: string[], secrets: string[]): Scope[] {
   ];
 }
 
+/** A container's own record: by uuid, or every container (by prefix) when it does not exist yet. */
+const ownContainerPath = (containerUuid: string | undefined) => (containerUuid ? `${V1}/containers/${containerUuid}` : `${V1}/containers/`);
+
 /** What a container needs on the cluster it runs on, besides reading its inputs there. */
 function runningScopes(containerUuid: string | undefined): Scope[] {
-  const own = containerUuid ? `${V1}/containers/${containerUuid}` : `${V1}/containers/`;
+  const own = ownContainerPath(containerUuid);
   return [
     scope("GET", own),
     scope("PATCH", own),
@@ -107,4 +110,32 @@ export function withinToken(scopes: ClusterScopes, parent: TokenAuthority): Clus
 /** The scopes on every cluster other than `runsOn` are reads only (what a home accepts to mint). */
 export function readsOnlyElsewhere(scopes: ClusterScopes, runsOn: string): boolean {
   return Object.entries(scopes).every(([cluster, s]) => cluster === runsOn || (s !== null && s.every((x) => x.method === "GET" || x.method === "HEAD")));
+}
+
+/**
+ * A container's token `parent` as the authority of a child container (one its container
+ * requested): its cluster scopes on its own container record apply to the child's own record
+ * instead (by prefix when `childUuid` is not known yet), since the parent's name a container
+ * the child is not; everything else is unchanged. Without this, `withinToken` would leave the
+ * child unable to read or update its own container; nothing but that record is granted.
+ */
+export function asChildAuthority(parent: TokenAuthority & { containerUuid: string }, childUuid: string | undefined): TokenAuthority {
+  if (parent.clusterScopes === null) return parent;
+  const own = ownContainerPath(parent.containerUuid);
+  const moved = (s: ScopeSet): ScopeSet => s && s.map((x) => (x.path === own ? scope(x.method, ownContainerPath(childUuid)) : x));
+  return { ...parent, clusterScopes: Object.fromEntries(Object.entries(parent.clusterScopes).map(([cluster, s]) => [cluster, moved(s)])) };
+}
+
+/**
+ * The narrowing a container's token `parent` imposes on a child request's container token
+ * (stored as the request's runtimeClusterScopes, so it is part of the reuse key): the child's
+ * default cluster scopes (`spec` without a container uuid), narrowed by the request's own
+ * `given`, within `parent` on each cluster (`asChildAuthority`); an empty entry for a cluster
+ * where the parent is not valid, so the narrowing names every cluster the defaults do and two
+ * requests share a key only when their containers' tokens could do the same.
+ */
+export function narrowingByContainerToken(spec: Omit<ContainerScopeSpec, "containerUuid">, given: ClusterScopes | null, parent: TokenAuthority & { containerUuid: string }): ClusterScopes {
+  const wanted = narrowClusterScopes(defaultClusterScopes(spec), given);
+  const within = withinToken(wanted, asChildAuthority(parent, undefined));
+  return Object.fromEntries(Object.keys(wanted).map((cluster) => [cluster, within[cluster] ?? []]));
 }

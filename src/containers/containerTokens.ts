@@ -20,7 +20,7 @@ import type { LocalTokens } from "../auth/localTokens";
 import { scopesFromJson, type ScopeSet } from "../auth/scopes";
 import type { SecretBox } from "../auth/secretBox";
 import { clusterOf } from "../ids";
-import { defaultClusterScopes, narrowClusterScopes, withinToken } from "./clusterScopes";
+import { asChildAuthority, defaultClusterScopes, narrowClusterScopes, withinToken } from "./clusterScopes";
 import { childFromHome, revokeAtHome, type AskHomeDeps } from "./federatedTokens";
 
 export interface ContainerTokenDeps extends AskHomeDeps {
@@ -90,18 +90,26 @@ async function childOfRemoteRuntimeToken(deps: ContainerTokenDeps, c: ContainerF
 /**
  * A child of a runtime token issued here: its scopes and cluster scopes, its expiry bounded by
  * the TTL. Its parent row is read FOR SHARE, so a revocation of the runtime token either came
- * first (and is seen) or finds this child among its children.
+ * first (and is seen) or finds this child among its children. A runtime token bound to a
+ * container (the token of the container that requested this one) counts as what it is, a
+ * container's token (its entry here applies, not its home's blanket scopes), with its own
+ * container record read as this container's (`asChildAuthority`): the child is no broader
+ * than the requesting container's token on any cluster, and dies with it.
  */
 async function childOfLocalRuntimeToken(tx: Tx, deps: ContainerTokenDeps, c: ContainerForToken, parentUuid: string, wanted: ClusterScopes): Promise<MintResult> {
-  const [parent] = await tx.$queryRaw<{ scopes: unknown; cluster_scopes: unknown; expires_at: Date | null; revoked_at: Date | null }[]>`
-    SELECT scopes, cluster_scopes, expires_at, revoked_at FROM api_tokens WHERE uuid = ${parentUuid} FOR SHARE`;
+  const [parent] = await tx.$queryRaw<{ scopes: unknown; cluster_scopes: unknown; expires_at: Date | null; revoked_at: Date | null; container_uuid: string | null }[]>`
+    SELECT scopes, cluster_scopes, expires_at, revoked_at, container_uuid FROM api_tokens WHERE uuid = ${parentUuid} FOR SHARE`;
   const now = Date.now();
   if (!parent || parent.revoked_at) return { ok: false, reason: "its runtime token has been revoked" };
   if (parent.expires_at && parent.expires_at.getTime() <= now) return { ok: false, reason: "its runtime token has expired" };
   const bound = ttlEnd(deps);
   const expiresAt = parent.expires_at && parent.expires_at < bound ? parent.expires_at : bound;
   const scopes = scopesFromJson(parent.scopes);
-  const clusterScopes = withinToken(wanted, { homeCluster: deps.clusterId, scopes, clusterScopes: clusterScopesFromJson(parent.cluster_scopes), expiresAt: parent.expires_at });
+  const authority = { homeCluster: deps.clusterId, scopes, clusterScopes: clusterScopesFromJson(parent.cluster_scopes), expiresAt: parent.expires_at };
+  const clusterScopes = withinToken(
+    wanted,
+    parent.container_uuid ? asChildAuthority({ ...authority, containerUuid: parent.container_uuid }, c.uuid) : authority,
+  );
   const minted = await deps.tokens.mintBound(tx, { userUuid: c.runtimeUserUuid, scopes, clusterScopes, expiresAt, parentUuid, containerUuid: c.uuid }, c.actorUuid);
   return { ok: true, auth: { ...minted, scopes, clusterScopes } };
 }

@@ -8,10 +8,11 @@ import stableStringify from "fast-json-stable-stringify";
 import type {
   ContainerRequestFields, ContainerRequestRecord, ContainerRequestState, CreateContainerRequestInput, ListOptions, Page, SecretMount, UpdateContainerRequestInput,
 } from "../api/types";
-import { clusterScopesToJson } from "../auth/authority";
+import { clusterScopesFromJson, clusterScopesToJson } from "../auth/authority";
 import type { Caller, Principal } from "../auth/principal";
 import { saltToken } from "../auth/salt";
-import { scopesToJson, type ScopeSet } from "../auth/scopes";
+import { scopesFromJson, scopesToJson, type ScopeSet } from "../auth/scopes";
+import { narrowingByContainerToken } from "../containers/clusterScopes";
 import type { ContainerDeps } from "../containers/deps";
 import { attachContainer, finalizeRequests, lockContainer, recomputePriority, type Effects } from "../containers/lifecycle";
 import { specOf, toRequestRecord } from "../containers/records";
@@ -19,7 +20,7 @@ import { requireMutable, requireRequestTransition } from "../containers/states";
 import { pinSecretMounts, requireSecretMountsApart, secretMountsFromJson, secretMountsToJson } from "../containers/secretMounts";
 import { requireCommittable } from "../containers/validation";
 import { badInput, codeOf, conflict, ErrorCode, forbidden, notFound } from "../errors";
-import { newUuid } from "../ids";
+import { clusterOf, newUuid } from "../ids";
 import { containerRequestReadable, levelOn } from "../permissions/access";
 import { audit } from "./audit";
 import type { LocalContext } from "./context";
@@ -65,10 +66,19 @@ interface Runtime {
 
 /**
  * Without a runtime token, the container runs as the caller (who creates or commits the
- * request) with the caller's token's scopes, as Arvados.
+ * request) with the caller's token's scopes, as Arvados. A container's token (a workflow
+ * runner submitting a child) is itself the runtime token: the child's container token is
+ * minted from it, so it is no broader than the requesting container's on any cluster and is
+ * revoked with it (src/containers/containerTokens.ts). Only its home can mint from it, so one
+ * homed on another cluster is refused here (that home refuses to mint from a container's token).
  */
-function callerRuntime(p: Principal): Runtime {
-  return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: p.token?.scopes ?? null, runtimeTokenUuid: null, runtimeToken: null, givenByUuid: null };
+function callerRuntime(deps: ContainerDeps, c: Caller): Runtime {
+  const p = c.principal;
+  const t = p.token;
+  if (!t?.containerUuid) return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: t?.scopes ?? null, runtimeTokenUuid: null, runtimeToken: null, givenByUuid: null };
+  if (t.homeCluster !== deps.clusterId || !c.token)
+    throw forbidden(`a container's token homed on cluster ${t.homeCluster} cannot commit container requests on ${deps.clusterId}: its child's token could only be minted there`);
+  return { runtimeUserUuid: p.user.uuid, runtimeAuthScopes: t.scopes, runtimeTokenUuid: t.uuid, runtimeToken: c.token, givenByUuid: p.user.uuid };
 }
 
 /**
@@ -76,8 +86,8 @@ function callerRuntime(p: Principal): Runtime {
  * an invalid, expired or revoked one is BAD_USER_INPUT. Without one, the container runs as
  * the requester with the requesting token's scopes (as Arvados).
  */
-async function runtimeOf(deps: ContainerDeps, p: Principal, token: string | null | undefined): Promise<Runtime> {
-  if (token == null) return callerRuntime(p);
+async function runtimeOf(deps: ContainerDeps, c: Caller, token: string | null | undefined): Promise<Runtime> {
+  if (token == null) return callerRuntime(deps, c);
   let rt: Principal;
   try {
     rt = await deps.authenticate(token);
@@ -86,9 +96,11 @@ async function runtimeOf(deps: ContainerDeps, p: Principal, token: string | null
     throw e;
   }
   if (!rt.token) throw badInput("runtimeToken: the system root token cannot be a runtime token");
+  if (rt.token.containerUuid && rt.token.homeCluster !== deps.clusterId)
+    throw badInput(`runtimeToken: a container's token homed on cluster ${rt.token.homeCluster} cannot be a runtime token on ${deps.clusterId}`);
   // Never keep another cluster's real secret: what its home needs from us is the salted form.
   return {
-    runtimeUserUuid: rt.user.uuid, runtimeAuthScopes: rt.token.scopes, runtimeTokenUuid: rt.token.uuid, runtimeToken: saltToken(token, deps.clusterId), givenByUuid: p.user.uuid,
+    runtimeUserUuid: rt.user.uuid, runtimeAuthScopes: rt.token.scopes, runtimeTokenUuid: rt.token.uuid, runtimeToken: saltToken(token, deps.clusterId), givenByUuid: c.principal.user.uuid,
   };
 }
 
@@ -112,10 +124,13 @@ const BOOKKEEPING: ReadonlySet<keyof ContainerRequestFields> = new Set(["name", 
  * request cannot make it run as someone else. With one in the row, given by another user, the
  * caller must give a runtime token again (FORBIDDEN).
  */
-function runtimeAfterUpdate(p: Principal, cr: ContainerRequest, given: Runtime | undefined, committing: boolean, changed: (keyof ContainerRequestFields)[]): Runtime | undefined {
+function runtimeAfterUpdate(
+  deps: ContainerDeps, c: Caller, cr: ContainerRequest, given: Runtime | undefined, committing: boolean, changed: (keyof ContainerRequestFields)[],
+): Runtime | undefined {
+  const p = c.principal;
   if (given) return given;
   if (!committing && !changed.some((f) => !BOOKKEEPING.has(f))) return undefined;
-  if (cr.runtimeTokenSealed === null) return callerRuntime(p);
+  if (cr.runtimeTokenSealed === null) return callerRuntime(deps, c);
   if (cr.runtimeTokenGivenByUuid !== p.user.uuid)
     throw forbidden(`container request "${cr.uuid}" holds a runtime token that another user gave: give runtimeToken in this update to ${committing ? "commit it" : "change what it runs"}`);
   return undefined;
@@ -152,6 +167,28 @@ function requireCommittableRow(cr: ContainerRequest): void {
 }
 
 /**
+ * As a request whose runtime token is a container's token commits, its runtimeClusterScopes
+ * become the narrowing that token imposes on the child's container token (what it may do on
+ * each cluster, its own record aside). The minted token is held within the parent anyway; the
+ * narrowing is recorded so that it is part of the reuse key: the child reuses only a container
+ * whose token could do exactly as much (a run with broader authority, e.g. the user's own,
+ * could have read what the parent cannot, and its output would carry it), while children of
+ * different containers with the same authority over the child's inputs still share one.
+ */
+async function narrowedByContainerToken(tx: Tx, deps: ContainerDeps, cr: ContainerRequest): Promise<ContainerRequest> {
+  const t = cr.runtimeTokenUuid && clusterOf(cr.runtimeTokenUuid) === deps.clusterId
+    ? await tx.apiToken.findUnique({ where: { uuid: cr.runtimeTokenUuid }, select: { scopes: true, clusterScopes: true, expiresAt: true, containerUuid: true } })
+    : null;
+  if (!t?.containerUuid) return cr;
+  const narrowing = narrowingByContainerToken(
+    { runsOn: deps.clusterId, mounts: specOf(cr).mounts, secretUuids: secretMountsFromJson(cr.secretMounts).map((m) => m.secretUuid) },
+    clusterScopesFromJson(cr.runtimeClusterScopes),
+    { homeCluster: deps.clusterId, scopes: scopesFromJson(t.scopes), clusterScopes: clusterScopesFromJson(t.clusterScopes), expiresAt: t.expiresAt, containerUuid: t.containerUuid },
+  );
+  return tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { runtimeClusterScopes: clusterScopesToJson(narrowing) ?? Prisma.DbNull } });
+}
+
+/**
  * Secret mounts checked (the requester reads each one) before the transaction, since secrets
  * may live on other clusters: pinned when the request commits, as given otherwise.
  */
@@ -169,7 +206,7 @@ export async function containerRequestCreate(ctx: LocalContext, c: Caller, input
   const p = c.principal;
   const state = input.state ?? "Uncommitted";
   if (state === "Final") throw badInput("state: a container request is created Uncommitted or Committed");
-  const runtime = await runtimeOf(deps, p, input.runtimeToken);
+  const runtime = await runtimeOf(deps, c, input.runtimeToken);
   const secretMounts = await checkedSecretMounts(ctx, c, input.secretMounts ?? [], state === "Committed");
   const uuid = newUuid(ctx.clusterId, "containerRequest");
   const ownerUuid = input.ownerUuid ?? p.user.uuid;
@@ -196,7 +233,7 @@ export async function containerRequestCreate(ctx: LocalContext, c: Caller, input
     const cr = await tx.containerRequest.create({ data });
     if (state === "Committed") {
       requireCommittableRow(cr);
-      await attachContainer(tx, deps, cr, p, effects);
+      await attachContainer(tx, deps, await narrowedByContainerToken(tx, deps, cr), p, effects);
     }
     await audit(tx, ctx.clusterId, { type: "create", objectUuid: uuid, actorUuid: p.user.uuid, properties: { state } });
     return (await tx.containerRequest.findUnique({ where: { uuid } }))!;
@@ -247,7 +284,7 @@ async function updatedSecretMounts(
 export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid: string, input: UpdateContainerRequestInput): Promise<ContainerRequestRecord> {
   const deps = ctx.containers;
   const p = c.principal;
-  const runtime = input.runtimeToken != null ? await runtimeOf(deps, p, input.runtimeToken) : undefined;
+  const runtime = input.runtimeToken != null ? await runtimeOf(deps, c, input.runtimeToken) : undefined;
   const mounts = await updatedSecretMounts(ctx, c, uuid, input);
   const columns = defined({ ...columnsOf(input), ...(mounts ? { secretMounts: secretMountsToJson(mounts.checked) } : {}) });
   const effects: Effects = { revokedTokens: [] };
@@ -263,7 +300,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
     const changed = changedFields(cr, defined(columnsOf(input)), input);
     requireMutable(uuid, from, changed);
     if (to !== from) requireRequestTransition(uuid, from, to);
-    const runtimeNow = from === "Uncommitted" ? runtimeAfterUpdate(p, cr, runtime, to === "Committed", changed) : undefined;
+    const runtimeNow = from === "Uncommitted" ? runtimeAfterUpdate(deps, c, cr, runtime, to === "Committed", changed) : undefined;
     if (columns.ownerUuid !== undefined && columns.ownerUuid !== cr.ownerUuid) await requireMove(tx, p, cr.ownerUuid, columns.ownerUuid as string);
 
     const updated = await tx.containerRequest.update({
@@ -277,7 +314,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
     });
     if (from === "Uncommitted" && to === "Committed") {
       requireCommittableRow(updated);
-      await attachContainer(tx, deps, updated, p, effects);
+      await attachContainer(tx, deps, await narrowedByContainerToken(tx, deps, updated), p, effects);
     } else if (from === "Committed" && updated.containerUuid) {
       // Cancelling (priority 0, or Final by hand) lets a Queued container nobody wants go.
       if (to === "Final") await finalizeRequests(tx, [uuid], null);

@@ -1,7 +1,7 @@
 import { broaderThan, scopesOn, type TokenAuthority } from "../../src/auth/authority";
 import { allAllow, intersectScopeSets, normaliseScope, scopeSetAllows, scopeSetCovers, type ScopeSet } from "../../src/auth/scopes";
 import {
-  defaultClusterScopes, inputCollections, narrowClusterScopes, readsOnlyElsewhere, withinToken,
+  asChildAuthority, defaultClusterScopes, inputCollections, narrowClusterScopes, narrowingByContainerToken, readsOnlyElsewhere, withinToken,
 } from "../../src/containers/clusterScopes";
 
 const set = (...pairs: [string, string][]): ScopeSet => pairs.map(([m, p]) => normaliseScope(m, p));
@@ -142,5 +142,47 @@ describe("intersectScopeSets", () => {
       expect(scopeSetCovers(a, both) && scopeSetCovers(b, both)).toBe(true);
       for (const [m, p] of requests) expect(scopeSetAllows(both, m, p)).toBe(scopeSetAllows(a, m, p) && scopeSetAllows(b, m, p));
     }
+  });
+});
+
+describe("a container's token as the authority of a child container", () => {
+  const PARENT = "bbbbb-dz642-00000000000000p";
+  const CHILD = "bbbbb-dz642-00000000000000c";
+  // The parent mounts IN_A only: its token reads nothing else on aaaaa, and has no ccccc entry.
+  const parent = {
+    homeCluster: "bbbbb", scopes: null, expiresAt: null, containerUuid: PARENT,
+    clusterScopes: defaultClusterScopes({ runsOn: "bbbbb", containerUuid: PARENT, mounts: { "/in": { kind: "collection", uuid: IN_A } } }),
+  };
+  const childMounts = { "/in": { kind: "collection", uuid: IN_A }, "/x": { kind: "collection", uuid: OTHER_A }, "/s": { kind: "collection", uuid: "ccccc-4zz18-000000000000001" } };
+  const allows = (cs: Record<string, ScopeSet>, cluster: string, m: string, p: string) => cs[cluster] !== undefined && scopeSetAllows(cs[cluster], m, p);
+
+  it("reads the parent's own container record as the child's, and changes nothing else", () => {
+    const moved = asChildAuthority(parent, CHILD).clusterScopes!;
+    for (const m of ["GET", "PATCH"]) {
+      expect(allows(moved, "bbbbb", m, `${V1}/containers/${CHILD}`)).toBe(true);
+      expect(allows(moved, "bbbbb", m, `${V1}/containers/${PARENT}`)).toBe(false);
+    }
+    const without = (cs: Record<string, ScopeSet>) => cs.bbbbb!.filter((x) => !x.path.includes("-dz642-"));
+    expect(without(moved)).toEqual(without(parent.clusterScopes));
+    expect(moved.aaaaa).toEqual(parent.clusterScopes.aaaaa);
+  });
+
+  it("mints a child no broader than the parent on any cluster, its own record aside", () => {
+    const wanted = defaultClusterScopes({ runsOn: "bbbbb", containerUuid: CHILD, mounts: childMounts });
+    const child = withinToken(wanted, asChildAuthority(parent, CHILD));
+    expect(Object.keys(child).sort()).toEqual(["aaaaa", "bbbbb"]);
+    expect(allows(child, "bbbbb", "GET", `${V1}/collections/${OTHER_A}`)).toBe(false);
+    expect(allows(child, "aaaaa", "GET", `${V1}/collections/${OTHER_A}`)).toBe(false);
+    expect(allows(child, "aaaaa", "GET", `${V1}/collections/${IN_A}`)).toBe(true);
+    expect(allows(child, "bbbbb", "PATCH", `${V1}/containers/${CHILD}`)).toBe(true);
+  });
+
+  it("narrows a child request with an entry for every cluster its defaults name, empty where the parent is not valid, the same for any parent with that authority", () => {
+    const narrowing = narrowingByContainerToken({ runsOn: "bbbbb", mounts: childMounts }, null, parent);
+    expect(narrowing.ccccc).toEqual([]);
+    expect(allows(narrowing, "aaaaa", "GET", `${V1}/collections/${OTHER_A}`)).toBe(false);
+    expect(allows(narrowing, "bbbbb", "GET", `${V1}/containers/${CHILD}`)).toBe(true);
+    const other = { ...parent, containerUuid: "bbbbb-dz642-00000000000000q", clusterScopes: defaultClusterScopes({ runsOn: "bbbbb", containerUuid: "bbbbb-dz642-00000000000000q", mounts: { "/in": { kind: "collection", uuid: IN_A } } }) };
+    expect(narrowingByContainerToken({ runsOn: "bbbbb", mounts: childMounts }, null, other)).toEqual(narrowing);
   });
 });
