@@ -11,6 +11,11 @@
  * runtime token, gives every cluster but the asking one at most reads, and expires with the
  * runtime token or after the home's containers.runtimeTokenTTL. Both are counted like the
  * other salted look-ups and audited.
+ *
+ * A request delegated without a runtime token gets one minted by the delegating cluster
+ * (`runtimeTokenFor`), marked as minted for the cluster it runs on; that cluster asks for its
+ * revocation, with it, once the request is final and nothing there holds it (`releaseAtHome`),
+ * so it dies with the work it was made for instead of at its TTL.
  */
 import type { ClusterApi } from "../api/clusterApi";
 import type { ContainerAuthRecord, ContainerTokenMintInput, CreateContainerRequestInput, TokenRecord } from "../api/types";
@@ -73,16 +78,21 @@ export async function mintForCluster(ctx: LocalContext, c: Caller, input: Contai
 }
 
 /**
- * Home side: revokes a token `mintForCluster` made of the caller's token for a container of
- * the cluster asking (and what was minted from it, hinted everywhere). Any other token is
- * NOT_FOUND, as a stranger's token is to `revokeToken`.
+ * Home side, for the cluster asking with the caller's (salted) token: revokes a token
+ * `mintForCluster` made of it for a container of that cluster, or the caller's token itself
+ * when `runtimeTokenFor` minted it for a request delegated to that cluster (the request is
+ * final there); with what was minted from it, hinted everywhere. Any other token, a runtime
+ * token a user gave among them (Arvados never revokes those), is NOT_FOUND, as a stranger's
+ * token is to `revokeToken`.
  */
 export async function revokeForCluster(ctx: LocalContext, c: Caller, tokenUuid: string): Promise<TokenRecord> {
   const p = c.principal;
-  const row = await ctx.prisma.apiToken.findUnique({ where: { uuid: tokenUuid }, select: { parentUuid: true, containerUuid: true } });
-  if (!row?.containerUuid || !p.token || row.parentUuid !== p.token.uuid) throw notFound("container token", tokenUuid);
-  const { parent, asking } = saltedRuntimeToken(p, row.containerUuid);
-  ctx.containers.countSaltedUse(asking, parent.uuid);
+  const row = await ctx.prisma.apiToken.findUnique({ where: { uuid: tokenUuid }, select: { parentUuid: true, containerUuid: true, mintedForCluster: true } });
+  const own = !!row && tokenUuid === p.token?.uuid && p.saltedFor !== undefined && row.mintedForCluster === p.saltedFor;
+  const child = !!row?.containerUuid && !!p.token && row.parentUuid === p.token.uuid;
+  if (!own && !child) throw notFound("container token", tokenUuid);
+  const asking = own ? p.saltedFor! : saltedRuntimeToken(p, row!.containerUuid!).asking;
+  ctx.containers.countSaltedUse(asking, p.token!.uuid);
   return ctx.tokens.revoke(c, tokenUuid);
 }
 
@@ -128,7 +138,7 @@ export async function childFromHome(
   return { ok: true, value: auth };
 }
 
-/** How long a container's end waits for its token's home to confirm the revocation (in its transaction). */
+/** How long a container's or request's end waits for a token's home to confirm its revocation (in its transaction). */
 const REVOKE_WAIT_MS = 1500;
 
 /**
@@ -136,20 +146,30 @@ const REVOKE_WAIT_MS = 1500;
  * container's end waits at most REVOKE_WAIT_MS for another cluster and never fails with it
  * (the call goes on in the background); the child is refused here at once anyway (its
  * container is no longer active) and expires at its home's bound. The child is named by its
- * uuid, so a late answer cannot revoke the token of a later lock.
+ * uuid, so a late answer cannot revoke the token of a later lock. `expected`: refusals that
+ * are no failure (a runtime token revoked meanwhile took its children with it).
  */
-export async function revokeAtHome(deps: AskHomeDeps, runtimeToken: string, childUuid: string): Promise<void> {
-  const home = clusterOf(childUuid);
+export async function revokeAtHome(deps: AskHomeDeps, runtimeToken: string, tokenUuid: string, expected: readonly string[] = ["UNAUTHENTICATED"]): Promise<void> {
+  const home = clusterOf(tokenUuid);
   const revoke = (async () => {
     const acting = await deps.actingWith(runtimeToken);
-    await acting.api.containerTokenRevoke(acting.caller, childUuid);
+    await acting.api.containerTokenRevoke(acting.caller, tokenUuid);
   })().catch((e: unknown) => {
-    // A runtime token revoked meanwhile took its children with it: nothing left to do.
-    if (codeOf(e) !== "UNAUTHENTICATED") log.warn("container token not revoked at its home cluster", { cluster: home, tokenUuid: childUuid, error: (e as Error).message });
+    if (!expected.includes(codeOf(e) ?? "")) log.warn("container token not revoked at its home cluster", { cluster: home, tokenUuid, error: (e as Error).message });
   });
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([revoke, new Promise<void>((resolve) => (timer = setTimeout(resolve, REVOKE_WAIT_MS)))]);
   clearTimeout(timer);
+}
+
+/**
+ * Running side, once nothing here holds a runtime token homed elsewhere any more (its request
+ * is final, its containers ended): asks the home to revoke it, as `revokeAtHome` does a
+ * child. The home does so only for a token it minted for a request delegated here
+ * (`runtimeTokenFor`); one a user gave is NOT_FOUND there and lives on, as in Arvados.
+ */
+export function releaseAtHome(deps: AskHomeDeps, runtimeToken: string): Promise<void> {
+  return revokeAtHome(deps, runtimeToken, parseToken(runtimeToken)!.uuid, ["UNAUTHENTICATED", "NOT_FOUND"]);
 }
 
 /**
@@ -158,7 +178,8 @@ export async function revokeAtHome(deps: AskHomeDeps, runtimeToken: string, chil
  * token, a child of the caller's (so revoking that revokes it), with the container's default
  * cluster scopes (its own container named by prefix: it does not exist yet), narrowed by the
  * request's runtimeClusterScopes, expiring after containers.runtimeTokenTTL (or with the
- * caller's token). The caller's token must be unscoped, as Arvados requires of a token that
+ * caller's token), or sooner: it is marked as minted for `runsOn`, which asks for its
+ * revocation once the request is final there (`releaseAtHome`). The caller's token must be unscoped, as Arvados requires of a token that
  * becomes a container's, and issued here: only its home mints from it. The router passes on
  * the salted form only, so the raw secret never leaves this cluster.
  */
@@ -171,6 +192,8 @@ export async function runtimeTokenFor(ctx: LocalContext, c: Caller, input: Creat
   const scopes = narrowClusterScopes(defaultClusterScopes({ runsOn, mounts: input.mounts ?? {}, secretUuids }), input.runtimeClusterScopes ?? null);
   const ttlEnd = new Date(Date.now() + ctx.containers.runtimeTokenTTLSeconds * 1000);
   const created = await ctx.tokens.create(c, { scopes: null, clusterScopes: withinToken(scopes, t), expiresAt: earliest(t.expiresAt, ttlEnd) });
+  // Marked after it is made: should this fail, the token was never handed out (the delegation fails with it).
+  await ctx.prisma.apiToken.update({ where: { uuid: created.uuid }, data: { mintedForCluster: runsOn } });
   log.info("runtime token minted for a request run on another cluster", { cluster: runsOn, tokenUuid: created.uuid, parentUuid: t.uuid });
   return created.token;
 }

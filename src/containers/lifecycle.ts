@@ -4,7 +4,8 @@
  * priority is the highest of the committed requests that want it; a final container finalises
  * its requests, or, when Cancelled, is retried with a new one for each request still wanting it
  * (priority > 0) below its containerCountMax. Runtime tokens are carried to a retry and
- * scrubbed from what is final.
+ * scrubbed from what is final; one homed on another cluster that nothing here holds any more
+ * is handed back to its home to revoke (`releaseRuntimeTokens`).
  *
  * Every function runs in the caller's transaction. Locks are taken container row first, then
  * its requests' rows (in uuid order), everywhere, so no two transactions wait on each other.
@@ -14,9 +15,10 @@ import type { ContainerState } from "../api/types";
 import { clusterScopesFromJson } from "../auth/authority";
 import type { Principal } from "../auth/principal";
 import { scopesFromJson } from "../auth/scopes";
-import { newUuid } from "../ids";
+import { clusterOf, newUuid } from "../ids";
 import { revokeContainerTokens } from "./containerTokens";
 import type { ContainerDeps } from "./deps";
+import { releaseAtHome } from "./federatedTokens";
 import { specOf } from "./records";
 import { findReusable, reuseHash, type RuntimeIdentity } from "./reuse";
 import { secretMountsFromJson, secretMountsKey } from "./secretMounts";
@@ -28,6 +30,19 @@ type Tx = Prisma.TransactionClient;
 export interface Effects {
   /** Container tokens revoked: dropped from the caches after commit. */
   revokedTokens: string[];
+}
+
+/** A runtime token a row let go of when it became final, as sealed on that row (its uuid the associated data). */
+export interface DroppedRuntimeToken {
+  tokenUuid: string;
+  sealed: string;
+  rowUuid: string;
+}
+
+type RuntimeTokenHolder = Pick<Container, "uuid" | "runtimeTokenUuid" | "runtimeTokenSealed">;
+
+function droppedBy(rows: RuntimeTokenHolder[]): DroppedRuntimeToken[] {
+  return rows.flatMap((r) => (r.runtimeTokenUuid && r.runtimeTokenSealed !== null ? [{ tokenUuid: r.runtimeTokenUuid, sealed: r.runtimeTokenSealed, rowUuid: r.uuid }] : []));
 }
 
 export function runtimeOf(row: ContainerRequest | Container): RuntimeIdentity {
@@ -83,7 +98,7 @@ export async function attachContainer(tx: Tx, deps: ContainerDeps, cr: Container
   const reused = cr.useExisting ? await findReusable(tx, hash, requester) : undefined;
   const container = reused ? (await tx.container.findUnique({ where: { uuid: reused } }))! : await newContainer(tx, deps, cr, hash);
   await tx.containerRequest.update({ where: { uuid: cr.uuid }, data: { containerUuid: container.uuid, containerCount: { increment: 1 } } });
-  if (isFinal(container.state as ContainerState)) await finalizeRequests(tx, [cr.uuid], container);
+  if (isFinal(container.state as ContainerState)) await releaseRuntimeTokens(tx, deps, await finalizeRequests(tx, [cr.uuid], container));
   else await recomputePriority(tx, deps, container.uuid, false, effects);
 }
 
@@ -106,7 +121,8 @@ export async function recomputePriority(tx: Tx, deps: ContainerDeps, uuid: strin
 
 /**
  * Moves the locked container `c` to Complete or Cancelled: its tokens are revoked, its
- * secrets scrubbed, and its requests finalised or retried.
+ * secrets scrubbed, its requests finalised or retried, and the runtime tokens nothing holds
+ * any more released.
  */
 export async function finishContainer(
   tx: Tx,
@@ -122,35 +138,64 @@ export async function finishContainer(
     where: { uuid: c.uuid },
     data: { ...fields, state: to, finishedAt: new Date(), lockedByUuid: null, authTokenSealed: null, runtimeTokenSealed: null },
   });
-  await settleRequests(tx, deps, done, effects);
+  await releaseRuntimeTokens(tx, deps, await settleRequests(tx, deps, done, droppedBy([c]), effects));
   return done;
 }
 
-/** The committed requests of a final container: retried (Cancelled, still wanted, below their max) or finalised. */
-async function settleRequests(tx: Tx, deps: ContainerDeps, c: Container, effects: Effects): Promise<void> {
+/**
+ * The committed requests of a final container: retried (Cancelled, still wanted, below their
+ * max) or finalised. Returns the runtime tokens let go of: the finalised requests', and the
+ * container's own (`own`) unless a retried request carries it on.
+ */
+async function settleRequests(tx: Tx, deps: ContainerDeps, c: Container, own: DroppedRuntimeToken[], effects: Effects): Promise<DroppedRuntimeToken[]> {
   const locked = await tx.$queryRaw<{ uuid: string }[]>`
     SELECT uuid FROM container_requests WHERE container_uuid = ${c.uuid} AND state = 'Committed' ORDER BY uuid FOR UPDATE`;
-  if (locked.length === 0) return;
+  if (locked.length === 0) return own;
   const requests = await tx.containerRequest.findMany({ where: { uuid: { in: locked.map((r) => r.uuid) } }, orderBy: { uuid: "asc" } });
   const retry = c.state === "Cancelled" ? requests.filter((r) => r.priority > 0 && r.containerCount < r.containerCountMax) : [];
-  await finalizeRequests(tx, requests.filter((r) => !retry.includes(r)).map((r) => r.uuid), c);
-  if (retry.length === 0) return;
+  const dropped = [...own, ...(await finalizeRequests(tx, requests.filter((r) => !retry.includes(r)).map((r) => r.uuid), c))];
+  if (retry.length === 0) return dropped;
   const next = await newContainer(tx, deps, retry[0], c.reuseHash);
   await tx.containerRequest.updateMany({ where: { uuid: { in: retry.map((r) => r.uuid) } }, data: { containerUuid: next.uuid, containerCount: { increment: 1 } } });
   await recomputePriority(tx, deps, next.uuid, false, effects);
+  const carried = new Set(retry.map((r) => r.runtimeTokenUuid));
+  return dropped.filter((d) => !carried.has(d.tokenUuid));
 }
 
 /**
  * Final: only names, descriptions and properties change from now on; the runtime token is
- * scrubbed; the log and output of the container they ended with (if any) are theirs.
+ * scrubbed; the log and output of the container they ended with (if any) are theirs. Returns
+ * the runtime tokens they let go of, for `releaseRuntimeTokens`.
  */
-export async function finalizeRequests(tx: Tx, uuids: string[], last: Container | null): Promise<void> {
-  if (uuids.length === 0) return;
+export async function finalizeRequests(tx: Tx, uuids: string[], last: Container | null): Promise<DroppedRuntimeToken[]> {
+  if (uuids.length === 0) return [];
+  const holders = await tx.containerRequest.findMany({
+    where: { uuid: { in: uuids }, runtimeTokenSealed: { not: null } }, select: { uuid: true, runtimeTokenUuid: true, runtimeTokenSealed: true },
+  });
   const outputUuid = last ? await outputCollection(tx, last) : undefined;
   await tx.containerRequest.updateMany({
     where: { uuid: { in: uuids } },
     data: { state: "Final", runtimeTokenSealed: null, ...(last?.log ? { logUuid: last.log } : {}), ...(outputUuid ? { outputUuid } : {}) },
   });
+  return droppedBy(holders);
+}
+
+/**
+ * After rows let go of runtime tokens (in their transaction): each one homed on another
+ * cluster that no container here still holds (a reused container runs on for the requests
+ * left) is handed back to its home to revoke, which it does only for a token it minted for a
+ * request delegated here (`releaseAtHome`: best effort, a short wait, never failing this).
+ * Only a container can still hold one that matters: a token minted for a request is given to
+ * no other request, and a retried request carries its own on (left out by `settleRequests`);
+ * a user's token held by other requests too is refused by its home anyway.
+ */
+export async function releaseRuntimeTokens(tx: Tx, deps: ContainerDeps, dropped: DroppedRuntimeToken[]): Promise<void> {
+  const elsewhere = new Map(dropped.filter((d) => clusterOf(d.tokenUuid) !== deps.clusterId).map((d) => [d.tokenUuid, d]));
+  for (const d of elsewhere.values()) {
+    const held = await tx.container.findFirst({ where: { runtimeTokenUuid: d.tokenUuid, runtimeTokenSealed: { not: null } }, select: { uuid: true } });
+    const token = held ? undefined : deps.box.open(d.sealed, d.rowUuid);
+    if (token !== undefined) await releaseAtHome(deps, token);
+  }
 }
 
 /**

@@ -6,6 +6,7 @@
  * once the container ends. The home's mint refuses what a lying peer could ask.
  */
 import { saltToken } from "../../src/auth/salt";
+import { SecretBox } from "../../src/auth/secretBox";
 import { parseToken } from "../../src/auth/tokenString";
 import { FORWARDED_HEADER } from "../../src/federation/transport";
 import { codes, createUserWithToken, gql, ok, startFederation, type GqlResult, type TestCluster } from "../helpers/federation";
@@ -106,6 +107,96 @@ it("runs a request from aaaaa on bbbbb with a child token minted at aaaaa: reads
   for (const [url, query, vars] of [
     [b.url, `{ currentContainer { uuid } }`, {}], [a.url, COLLECTION, { u: input }], [b.url, COLLECTION, { u: input }], [c.url, `{ currentToken { uuid } }`, {}],
   ] as const) expect(codes(await gql(url, query, vars, auth.token))).toEqual(["UNAUTHENTICATED"]);
+});
+
+describe("the runtime token aaaaa mints for a request it delegates to bbbbb", () => {
+  const CURRENT = `{ currentToken { uuid } }`;
+  /** The runtime token bbbbb holds for request `uuid`: salted for bbbbb (opened from its row, as bbbbb itself would). */
+  async function heldAtB(uuid: string): Promise<{ uuid: string; salted: string }> {
+    const row = (await b.db.prisma.containerRequest.findUnique({ where: { uuid } }))!;
+    const salted = SecretBox.fromConfig(b.config.tokens.encryptionKey, b.config.systemRootToken).open(row.runtimeTokenSealed!, uuid)!;
+    return { uuid: row.runtimeTokenUuid!, salted };
+  }
+  /** Whether the runtime token still works: at aaaaa as bbbbb presents it, and at bbbbb (which asks aaaaa). */
+  async function works(salted: string): Promise<[string | undefined, string | undefined]> {
+    const atA = await gql(a.url, CURRENT, {}, salted, { [FORWARDED_HEADER]: "bbbbb" });
+    const atB = await gql(b.url, CURRENT, {}, salted);
+    return [codes(atA)[0] ?? atA.data.currentToken.uuid, codes(atB)[0] ?? atB.data.currentToken.uuid];
+  }
+  const revokedAtA = async (uuid: string) => (await a.db.prisma.apiToken.findUnique({ where: { uuid } }))!.revokedAt;
+  const requestAtB = (uuid: string) => b.db.prisma.containerRequest.findUnique({ where: { uuid }, select: { state: true, containerUuid: true, containerCount: true } });
+
+  it("is marked as minted for bbbbb and revoked at aaaaa once the request is Final there: refused at aaaaa and through bbbbb", async () => {
+    const { cr, auth } = await runOnB("dies-with-request");
+    const runtime = await heldAtB(cr.uuid);
+    expect(await a.db.prisma.apiToken.findUnique({ where: { uuid: runtime.uuid }, select: { mintedForCluster: true, parentUuid: true } }))
+      .toEqual({ mintedForCluster: "bbbbb", parentUuid: alice.tokenUuid });
+    expect(await works(runtime.salted)).toEqual([runtime.uuid, runtime.uuid]);
+
+    await ok(gql(b.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Complete", exitCode: 0 } }, auth.token));
+    expect((await requestAtB(cr.uuid))!.state).toBe("Final");
+    expect(await revokedAtA(runtime.uuid)).not.toBeNull();
+    expect(await a.db.prisma.auditLog.count({ where: { eventType: "revoke", objectUuid: runtime.uuid, actorUuid: alice.uuid } })).toBe(1);
+    expect(await works(runtime.salted)).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED"]);
+    // alice's own token, its parent, lives on.
+    expect(await revokedAtA(alice.tokenUuid)).toBeNull();
+  });
+
+  it("survives a retry (a Cancelled container, containerCountMax 2): the next container gets a child of it; revoked when that one ends the request", async () => {
+    const { cr, auth } = await runOnB("retried", { containerCountMax: 2 });
+    const runtime = await heldAtB(cr.uuid);
+    await ok(gql(b.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Cancelled" } }, auth.token));
+    const retried = (await requestAtB(cr.uuid))!;
+    expect(retried).toMatchObject({ state: "Committed", containerCount: 2 });
+    expect(retried.containerUuid).not.toBe(cr.containerUuid);
+    expect(await revokedAtA(runtime.uuid)).toBeNull();
+    expect(await works(runtime.salted)).toEqual([runtime.uuid, runtime.uuid]);
+
+    // Locking the retry asks aaaaa to mint from the runtime token: it must still be alive.
+    await ok(gql(b.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: retried.containerUuid }, dispatcher.token));
+    const next = (await ok(gql(b.url, AUTH, { u: retried.containerUuid }, dispatcher.token))).containerAuth;
+    expect((await ok(gql(a.url, COLLECTION, { u: input }, next.token))).collection.uuid).toBe(input);
+    await ok(gql(b.url, UPDATE_CT, { u: retried.containerUuid, i: { state: "Running" } }, next.token));
+    await ok(gql(b.url, UPDATE_CT, { u: retried.containerUuid, i: { state: "Cancelled" } }, next.token));
+    expect((await requestAtB(cr.uuid))!.state).toBe("Final");
+    expect(await revokedAtA(runtime.uuid)).not.toBeNull();
+    expect(await works(runtime.salted)).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED"]);
+  });
+
+  it("is kept for a retried request whose retry runs with another request's runtime token (they shared a container)", async () => {
+    const i = { ...spec("shared", { "/in": { kind: "collection", uuid: input } }), state: "Uncommitted", containerCountMax: 2 };
+    const made = await Promise.all([0, 1].map(async () => (await ok(gql(a.url, CREATE, { i, c: "bbbbb" }, alice.token))).createContainerRequest));
+    const [low, high] = made.sort((x, y) => (x.uuid < y.uuid ? -1 : 1));
+    // The larger uuid commits first: the container carries its runtime token, the retry the smaller one's.
+    for (const r of [high, low]) await ok(gql(a.url, `mutation($u: ID!) { updateContainerRequest(uuid: $u, input: { state: "Committed" }) { uuid } }`, { u: r.uuid }, alice.token));
+    const first = (await requestAtB(high.uuid))!.containerUuid!;
+    expect((await requestAtB(low.uuid))!.containerUuid).toBe(first);
+    const [lowToken, highToken] = [await heldAtB(low.uuid), await heldAtB(high.uuid)];
+    await ok(gql(b.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: first }, dispatcher.token));
+    const auth = (await ok(gql(b.url, AUTH, { u: first }, dispatcher.token))).containerAuth;
+    expect(auth.uuid).not.toBe(lowToken.uuid);
+    await ok(gql(b.url, UPDATE_CT, { u: first, i: { state: "Cancelled" } }, auth.token));
+
+    const next = (await requestAtB(high.uuid))!.containerUuid!;
+    expect((await b.db.prisma.container.findUnique({ where: { uuid: next } }))!.runtimeTokenUuid).toBe(lowToken.uuid);
+    expect([(await requestAtB(low.uuid))!.state, (await requestAtB(high.uuid))!.state]).toEqual(["Committed", "Committed"]);
+    expect([await revokedAtA(lowToken.uuid), await revokedAtA(highToken.uuid)]).toEqual([null, null]);
+    expect(await works(highToken.salted)).toEqual([highToken.uuid, highToken.uuid]);
+  });
+
+  it("is not what happens to a runtime token the user gave: it outlives its request, and aaaaa refuses bbbbb's revocation of it", async () => {
+    const given = (await ok(gql(a.url, `mutation { createToken(input: {}) { uuid token } }`, {}, alice.token))).createToken;
+    const { cr, auth } = await runOnB("given-lives", { runtimeToken: given.token });
+    expect((await heldAtB(cr.uuid)).uuid).toBe(given.uuid);
+    await ok(gql(b.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Complete", exitCode: 0 } }, auth.token));
+    expect((await requestAtB(cr.uuid))!.state).toBe("Final");
+    expect(await revokedAtA(auth.uuid)).not.toBeNull(); // the container's child, as always
+    expect(await revokedAtA(given.uuid)).toBeNull();
+    expect((await ok(gql(a.url, CURRENT, {}, given.token))).currentToken.uuid).toBe(given.uuid);
+    const asB = await gql(a.url, REVOKE, { u: given.uuid }, saltToken(given.token, "bbbbb"), { [FORWARDED_HEADER]: "bbbbb" });
+    expect(codes(asB)).toEqual(["NOT_FOUND"]);
+    expect(await revokedAtA(given.uuid)).toBeNull();
+  });
 });
 
 it("narrows the container's token by runtimeClusterScopes and revokes its child at aaaaa when it is unlocked", async () => {
