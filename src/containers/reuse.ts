@@ -20,7 +20,12 @@ import { collectionReadable } from "../permissions/access";
 export interface RuntimeIdentity {
   runtimeUserUuid: string;
   runtimeAuthScopes: ScopeSet;
-  /** A request's narrowing of the container token; absent from the key when there is none. */
+  /**
+   * A request's narrowing of the container token; absent from the key when there is none. A
+   * child request of a running container records here what the requesting container's token
+   * allows it (src/localdb/containerRequests.ts), so that is part of the key: no reuse across
+   * authorities, reuse between children whose parents allow the same over the child's inputs.
+   */
   runtimeClusterScopes: ClusterScopes | null;
 }
 

@@ -6,7 +6,7 @@
  * child reuses only a container that ran with the same authority.
  */
 import { randomBytes } from "node:crypto";
-import { codes, createUserWithToken, gql, ok, startTestCluster, type GqlResult, type TestCluster } from "../helpers/federation";
+import { codes, createUserWithToken, gql, ok, startFederation, startTestCluster, type GqlResult, type TestCluster } from "../helpers/federation";
 
 type User = { uuid: string; token: string; tokenUuid: string };
 let z: TestCluster;
@@ -138,5 +138,42 @@ describe("reuse by child requests", () => {
     const first = await created((await runningParent()).token, spec(t, mounts));
     const second = await created((await runningParent()).token, spec(t, mounts));
     expect(second.containerUuid).toBe(first.containerUuid);
+  });
+});
+
+describe("a child request of a container whose token is homed on another cluster", () => {
+  let home: TestCluster;
+  let runs: TestCluster;
+  let fed: Record<string, TestCluster>;
+  let carol: User;
+  let dispatcherB: string;
+  let parent: { containerUuid: string; token: string };
+
+  beforeAll(async () => {
+    fed = await startFederation(["hhhhh", "rrrrr"], { hhhhh: { containers: { maxDispatchAttempts: 10, runtimeTokenTTL: 3600 } } });
+    ({ hhhhh: home, rrrrr: runs } = fed);
+    carol = await createUserWithToken(home, "carol@example.org");
+    const { createUser } = await runs.root(`mutation { createUser(input: { email: "dispatch@r", isAdmin: true }) { uuid } }`);
+    dispatcherB = (await runs.root(`mutation($u: ID!) { createToken(input: { userUuid: $u }) { token } }`, { u: createUser.uuid })).createToken.token;
+    // Submitted at hhhhh to run on rrrrr: its container's token is a child minted at hhhhh.
+    const cr = (await ok(gql(home.url, `mutation($i: CreateContainerRequestInput!) { createContainerRequest(input: $i, cluster: "rrrrr") { containerUuid } }`, { i: spec(tag(), {}) }, carol.token))).createContainerRequest;
+    await ok(gql(runs.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: cr.containerUuid }, dispatcherB));
+    const auth = (await ok(gql(runs.url, AUTH, { u: cr.containerUuid }, dispatcherB))).containerAuth;
+    await ok(gql(runs.url, UPDATE_CT, { u: cr.containerUuid, i: { state: "Running" } }, auth.token));
+    parent = { containerUuid: cr.containerUuid, token: auth.token };
+    expect(parent.token.startsWith("v2/hhhhh-gj3su-")).toBe(true);
+  });
+  afterAll(() => Promise.all(Object.values(fed ?? {}).map((cl) => cl.stop())));
+
+  it("is refused where the container runs (only its token's home could mint the child's token), and nothing is created", async () => {
+    const before = await runs.db.prisma.containerRequest.count();
+    const r = await gql(runs.url, CREATE, { i: spec(tag(), {}) }, parent.token);
+    expectCode(r, "FORBIDDEN");
+    expect(r.errors![0].message).toMatch(/homed on cluster hhhhh/);
+    // Nor does it pass as a runtime token given explicitly.
+    const given = await gql(runs.url, CREATE, { i: { ...spec(tag(), {}), runtimeToken: parent.token } }, parent.token);
+    expectCode(given, "BAD_USER_INPUT");
+    expect(given.errors![0].message).toMatch(/^runtimeToken: /);
+    expect(await runs.db.prisma.containerRequest.count()).toBe(before);
   });
 });
