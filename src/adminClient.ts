@@ -47,7 +47,7 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
     rootIsCurrent: config.generatedRootToken ? undefined : () => tokens.rootIsCurrent(config.systemRootToken),
   });
   const principal = await auth.authenticate(config.systemRootToken);
-  const local = localCluster({ prisma: db.prisma, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config), containers: containerDeps(config, tokens, box, auth, (c) => new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, c)) });
+  const local = localCluster({ prisma: db.prisma, reader: db.reader, clusterId: config.clusterId, tokens, secrets: secretStoreOptions(config), containers: containerDeps(config, tokens, box, auth, (c) => new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, c)) });
   const caller = { principal, token: config.systemRootToken };
   const schema = buildSchema({ forgetRemoteTokens: async () => {} });
   const run: GraphQLRun = async (query, variables) =>

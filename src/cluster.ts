@@ -109,7 +109,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     rootIsCurrent: config.generatedRootToken ? undefined : () => localTokens.rootIsCurrent(config.systemRootToken),
   });
   const local = localCluster({
-    prisma, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),
+    prisma, reader: db.reader, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),
     // Late-bound: the router reaches `local`, which holds these deps.
     containers: containerDeps(config, localTokens, secretBox, authenticator, (caller) => routerFor(caller)),
   });

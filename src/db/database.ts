@@ -6,8 +6,9 @@ import { PrismaClient } from "@prisma/client";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { Client as PgClient } from "pg";
+import { Client as PgClient, Pool } from "pg";
 import { lockDataDir } from "./dataDirLock";
+import { pgReader, pgliteReader, type Reader } from "./reader";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
 export interface SqlRunner {
@@ -17,6 +18,8 @@ export interface SqlRunner {
 
 export interface Database {
   prisma: PrismaClient;
+  /** Hot single-statement reads on the same database, outside Prisma (src/db/reader.ts). */
+  reader: Reader;
   /** "postgresql" or "pglite" (in memory or in a folder). */
   kind: "postgresql" | "pglite";
   /** A connection for migrations; callers close it. */
@@ -34,9 +37,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
 }
 
 function openPostgres(url: string): Database {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 10 }) });
+  // One pool for Prisma and the reader, so the reader opens no connections of its own.
+  const pool = new Pool({ connectionString: url, max: 10 });
+  // pg drops a connection that fails while idle from the pool; without a listener the error would end the process.
+  pool.on("error", () => undefined);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
+    reader: pgReader(pool),
     kind: "postgresql",
     async openSqlRunner() {
       const client = new PgClient({ connectionString: url });
@@ -46,7 +54,10 @@ function openPostgres(url: string): Database {
         close: () => client.end(),
       };
     },
-    close: () => prisma.$disconnect(),
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
   };
 }
 
@@ -72,6 +83,7 @@ async function openPglite(dataDir?: string): Promise<Database> {
   const prisma = new PrismaClient({ adapter });
   return {
     prisma,
+    reader: pgliteReader(pglite),
     kind: "pglite",
     async openSqlRunner() {
       // PGlite is one in-process connection: share it, and leave closing to the database.

@@ -23,23 +23,26 @@ export function withDatabaseBudget<T>(budgetMs: number, fn: () => Promise<T>): P
   return clocks.run({ budgetMs, usedMs: 0 }, fn);
 }
 
+/** Runs one database call in a span, charged to the current request's clock (none outside a request). */
+export async function chargedQuery<T>(name: string, operation: string, run: () => Promise<T>): Promise<T> {
+  const traced = () => inSpan(name, SpanKind.CLIENT, { "db.system": "postgresql", "db.operation": operation }, run);
+  const clock = clocks.getStore();
+  if (!clock) return traced();
+  if (clock.usedMs >= clock.budgetMs)
+    throw tooComplex(`this request used more than ${clock.budgetMs} ms of database time; ask for less at once`);
+  const start = performance.now();
+  try {
+    return await traced();
+  } finally {
+    clock.usedMs += performance.now() - start;
+  }
+}
+
 /** `prisma`, with every query (model operations and raw SQL) charged to the current request. */
 export function budgetedPrisma(prisma: PrismaClient): PrismaClient {
   return prisma.$extends({
     query: {
-      async $allOperations({ model, operation, args, query }) {
-        const run = () => inSpan(`db ${model ? `${model}.` : ""}${operation}`, SpanKind.CLIENT, { "db.system": "postgresql", "db.operation": operation }, () => query(args));
-        const clock = clocks.getStore();
-        if (!clock) return run();
-        if (clock.usedMs >= clock.budgetMs)
-          throw tooComplex(`this request used more than ${clock.budgetMs} ms of database time; ask for less at once`);
-        const start = performance.now();
-        try {
-          return await run();
-        } finally {
-          clock.usedMs += performance.now() - start;
-        }
-      },
+      $allOperations: ({ model, operation, args, query }) => chargedQuery(`db ${model ? `${model}.` : ""}${operation}`, operation, () => query(args)),
     },
   }) as unknown as PrismaClient;
 }

@@ -13,8 +13,8 @@ import { COLLECTION_COLUMNS, afterClause, containsPattern, pageTail, toPage } fr
 
 export async function collectionsGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<CollectionRecord[]> {
   if (uuids.length === 0) return [];
-  return ctx.prisma.$queryRaw<CollectionRecord[]>`
-    SELECT ${COLLECTION_COLUMNS} FROM collections c WHERE c.uuid = ANY(${uuids}::text[]) AND ${collectionReadable(c.principal)}`;
+  return ctx.reader.rows<CollectionRecord>(Prisma.sql`
+    SELECT ${COLLECTION_COLUMNS} FROM collections c WHERE c.uuid = ANY(${uuids}::text[]) AND ${collectionReadable(c.principal)}`);
 }
 
 export async function collectionList(
@@ -24,9 +24,9 @@ export async function collectionList(
 ): Promise<Page<CollectionRecord>> {
   const search = o.search ? Prisma.sql`AND lower(c.name) LIKE ${containsPattern(o.search)}` : Prisma.empty;
   const owner = o.ownerUuid ? Prisma.sql`AND c.owner_uuid = ${o.ownerUuid}` : Prisma.empty;
-  const rows = await ctx.prisma.$queryRaw<CollectionRecord[]>`
+  const rows = await ctx.reader.rows<CollectionRecord>(Prisma.sql`
     SELECT ${COLLECTION_COLUMNS} FROM collections c
-    WHERE ${collectionReadable(c.principal)} ${search} ${owner} ${afterClause("c", o)} ${pageTail("c", o)}`;
+    WHERE ${collectionReadable(c.principal)} ${search} ${owner} ${afterClause("c", o)} ${pageTail("c", o)}`);
   return toPage(rows, o.first);
 }
 

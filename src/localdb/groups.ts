@@ -14,8 +14,8 @@ import { COLLECTION_COLUMNS, GROUP_COLUMNS, afterClause, containsPattern, pageTa
 
 export async function groupsGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<GroupRecord[]> {
   if (uuids.length === 0) return [];
-  return ctx.prisma.$queryRaw<GroupRecord[]>`
-    SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.uuid = ANY(${uuids}::text[]) AND ${groupReadable(c.principal)}`;
+  return ctx.reader.rows<GroupRecord>(Prisma.sql`
+    SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.uuid = ANY(${uuids}::text[]) AND ${groupReadable(c.principal)}`);
 }
 
 export async function groupList(
@@ -25,9 +25,9 @@ export async function groupList(
 ): Promise<Page<GroupRecord>> {
   const search = o.search ? Prisma.sql`AND lower(g.name) LIKE ${containsPattern(o.search)}` : Prisma.empty;
   const cls = o.groupClass ? Prisma.sql`AND g.group_class = ${o.groupClass}` : Prisma.empty;
-  const rows = await ctx.prisma.$queryRaw<GroupRecord[]>`
+  const rows = await ctx.reader.rows<GroupRecord>(Prisma.sql`
     SELECT ${GROUP_COLUMNS} FROM groups g
-    WHERE ${groupReadable(c.principal)} ${search} ${cls} ${afterClause("g", o)} ${pageTail("g", o)}`;
+    WHERE ${groupReadable(c.principal)} ${search} ${cls} ${afterClause("g", o)} ${pageTail("g", o)}`);
   return toPage(rows, o.first);
 }
 
@@ -58,12 +58,12 @@ export async function groupContents(ctx: LocalContext, c: Caller, uuid: string, 
   // Everything a readable project owns is readable through ownership; the filters restate
   // that for the rows themselves so a change in the rules cannot leak through here.
   const [groups, collections] = await Promise.all([
-    ctx.prisma.$queryRaw<GroupRecord[]>`
+    ctx.reader.rows<GroupRecord>(Prisma.sql`
       SELECT ${GROUP_COLUMNS} FROM groups g
-      WHERE g.owner_uuid = ${uuid} AND ${groupReadable(c.principal)} ${afterClause("g", o)} ${pageTail("g", o)}`,
-    ctx.prisma.$queryRaw<CollectionRecord[]>`
+      WHERE g.owner_uuid = ${uuid} AND ${groupReadable(c.principal)} ${afterClause("g", o)} ${pageTail("g", o)}`),
+    ctx.reader.rows<CollectionRecord>(Prisma.sql`
       SELECT ${COLLECTION_COLUMNS} FROM collections c
-      WHERE c.owner_uuid = ${uuid} AND ${collectionReadable(c.principal)} ${afterClause("c", o)} ${pageTail("c", o)}`,
+      WHERE c.owner_uuid = ${uuid} AND ${collectionReadable(c.principal)} ${afterClause("c", o)} ${pageTail("c", o)}`),
   ]);
   return toPage(mergeContents(groups, collections), o.first);
 }

@@ -21,11 +21,11 @@ export async function subjectsVisible(ctx: LocalContext, c: Caller, uuids: strin
           (l.tail_uuid = s.uuid AND l.head_uuid = ANY(${viaGroups}::text[])) OR (l.head_uuid = s.uuid AND l.tail_uuid = ANY(${viaGroups}::text[]))))
        OR EXISTS (SELECT 1 FROM permission_closure pc WHERE pc.user_uuid = s.uuid AND pc.target_uuid = ANY(${viaGroups}::text[]))`
     : Prisma.empty;
-  const rows = await ctx.prisma.$queryRaw<{ uuid: string }[]>`
+  const rows = await ctx.reader.rows<{ uuid: string }>(Prisma.sql`
     SELECT s.uuid FROM unnest(${uuids}::text[]) AS s(uuid)
     WHERE EXISTS (SELECT 1 FROM users u WHERE u.uuid = s.uuid AND ${userVisible(c.principal)})
        OR EXISTS (SELECT 1 FROM groups g WHERE g.uuid = s.uuid AND ${groupReadable(c.principal)})
-       ${via}`;
+       ${via}`);
   return rows.map((r) => r.uuid);
 }
 
@@ -34,11 +34,11 @@ export async function subjectsVisible(ctx: LocalContext, c: Caller, uuids: strin
  * not membership, and another cluster must not grant it what those groups hold there.
  */
 export async function visibleGroups(ctx: LocalContext, c: Caller): Promise<GroupLevel[]> {
-  const rows = await ctx.prisma.$queryRaw<{ uuid: string; level: number }[]>`
+  const rows = await ctx.reader.rows<{ uuid: string; level: number }>(Prisma.sql`
     SELECT pc.target_uuid AS uuid, pc.level::int AS level FROM permission_closure pc
     JOIN groups g ON g.uuid = pc.target_uuid AND g.group_class = 'role'
     WHERE pc.user_uuid = ${c.principal.user.uuid}
-    ORDER BY pc.target_uuid LIMIT ${MAX_VISIBLE_GROUPS}`;
+    ORDER BY pc.target_uuid LIMIT ${MAX_VISIBLE_GROUPS}`);
   return rows.map((r) => ({ uuid: r.uuid, level: levelFromRank(r.level) }));
 }
 
@@ -47,14 +47,14 @@ export async function subjectList(ctx: LocalContext, c: Caller, o: ListOptions):
   const userSearch = p ? Prisma.sql`AND (lower(u.email) LIKE ${p} OR lower(u.full_name) LIKE ${p})` : Prisma.empty;
   const groupSearch = p ? Prisma.sql`AND lower(g.name) LIKE ${p}` : Prisma.empty;
   const system = systemUser(ctx.clusterId).uuid;
-  const rows = await ctx.prisma.$queryRaw<SubjectRecord[]>`
+  const rows = await ctx.reader.rows<SubjectRecord>(Prisma.sql`
     SELECT * FROM (
       SELECT u.uuid, 'user' AS kind, u.full_name AS name, u.email, NULL AS "groupClass" FROM users u
       WHERE ${userVisible(c.principal)} AND u.uuid <> ${system} ${userSearch} ${afterClause("u", o)}
       UNION ALL
       SELECT g.uuid, 'group', g.name, NULL, g.group_class FROM groups g
       WHERE ${groupReadable(c.principal)} ${groupSearch} ${afterClause("g", o)}
-    ) s ${pageTail("s", o)}`;
+    ) s ${pageTail("s", o)}`);
   return toPage(rows, o.first);
 }
 
@@ -65,12 +65,12 @@ export async function sharedWithMe(ctx: LocalContext, c: Caller, o: ListOptions)
   const shared = Prisma.sql`SELECT l.head_uuid FROM links l WHERE l.link_class = 'permission' AND (l.tail_uuid = ANY(${subjects}::text[])
       OR l.tail_uuid IN (SELECT pc.target_uuid FROM permission_closure pc JOIN groups r ON r.uuid = pc.target_uuid AND r.group_class = 'role' WHERE pc.user_uuid = ANY(${subjects}::text[])))`;
   const [groups, collections] = await Promise.all([
-    ctx.prisma.$queryRaw<GroupRecord[]>`
+    ctx.reader.rows<GroupRecord>(Prisma.sql`
       SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.group_class = 'project' AND g.owner_uuid <> ${me} AND g.uuid IN (${shared})
-      ${afterClause("g", o)} ${pageTail("g", o)}`,
-    ctx.prisma.$queryRaw<CollectionRecord[]>`
+      ${afterClause("g", o)} ${pageTail("g", o)}`),
+    ctx.reader.rows<CollectionRecord>(Prisma.sql`
       SELECT ${COLLECTION_COLUMNS} FROM collections c WHERE c.owner_uuid <> ${me} AND c.uuid IN (${shared})
-      ${afterClause("c", o)} ${pageTail("c", o)}`,
+      ${afterClause("c", o)} ${pageTail("c", o)}`),
   ]);
   return toPage(mergeContents(groups, collections), o.first);
 }

@@ -12,17 +12,17 @@ import { USER_COLUMNS, afterClause, pageTail, prefixPattern, toPage } from "./sq
 
 export async function usersGet(ctx: LocalContext, c: Caller, uuids: string[]): Promise<UserRecord[]> {
   if (uuids.length === 0) return [];
-  return ctx.prisma.$queryRaw<UserRecord[]>`
-    SELECT ${USER_COLUMNS} FROM users u WHERE u.uuid = ANY(${uuids}::text[]) AND ${userVisible(c.principal)}`;
+  return ctx.reader.rows<UserRecord>(Prisma.sql`
+    SELECT ${USER_COLUMNS} FROM users u WHERE u.uuid = ANY(${uuids}::text[]) AND ${userVisible(c.principal)}`);
 }
 
 export async function userList(ctx: LocalContext, c: Caller, o: ListOptions): Promise<Page<UserRecord>> {
   const search = o.search
     ? Prisma.sql`AND (lower(u.email) LIKE ${prefixPattern(o.search)} OR lower(u.full_name) LIKE ${prefixPattern(o.search)})`
     : Prisma.empty;
-  const rows = await ctx.prisma.$queryRaw<UserRecord[]>`
+  const rows = await ctx.reader.rows<UserRecord>(Prisma.sql`
     SELECT ${USER_COLUMNS} FROM users u
-    WHERE ${userVisible(c.principal)} ${search} ${afterClause("u", o)} ${pageTail("u", o)}`;
+    WHERE ${userVisible(c.principal)} ${search} ${afterClause("u", o)} ${pageTail("u", o)}`);
   return toPage(rows, o.first);
 }
 
