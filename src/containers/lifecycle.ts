@@ -121,8 +121,8 @@ export async function recomputePriority(tx: Tx, deps: ContainerDeps, uuid: strin
 
 /**
  * Moves the locked container `c` to Complete or Cancelled: its tokens are revoked, its
- * secrets scrubbed, its requests finalised or retried, and the runtime tokens nothing holds
- * any more released.
+ * secrets scrubbed, its requests finalised or retried, the requests it submitted cancelled,
+ * and the runtime tokens nothing holds any more released.
  */
 export async function finishContainer(
   tx: Tx,
@@ -139,7 +139,29 @@ export async function finishContainer(
     data: { ...fields, state: to, finishedAt: new Date(), lockedByUuid: null, authTokenSealed: null, runtimeTokenSealed: null },
   });
   await releaseRuntimeTokens(tx, deps, await settleRequests(tx, deps, done, droppedBy([c]), effects));
+  await cancelChildren(tx, deps, c.uuid, effects);
   return done;
+}
+
+/**
+ * A container's end cancels the committed requests it submitted (Arvados' handle_completed):
+ * their priority drops to 0, so a Queued child container nobody else wants is cancelled (and
+ * its own children with it), and a running one is stopped by its dispatcher, which sees
+ * priority 0. Their tokens, minted from the parent's, died with it already. Each child
+ * container is locked before its requests, as everywhere.
+ */
+async function cancelChildren(tx: Tx, deps: ContainerDeps, parentUuid: string, effects: Effects): Promise<void> {
+  const children = await tx.$queryRaw<{ container_uuid: string }[]>`
+    SELECT DISTINCT container_uuid FROM container_requests
+    WHERE requesting_container_uuid = ${parentUuid} AND state = 'Committed' AND priority > 0 AND container_uuid IS NOT NULL
+    ORDER BY container_uuid`;
+  for (const { container_uuid: uuid } of children) {
+    if (!(await lockContainer(tx, uuid))) continue;
+    await tx.$executeRaw`
+      UPDATE container_requests SET priority = 0, modified_at = now()
+      WHERE requesting_container_uuid = ${parentUuid} AND container_uuid = ${uuid} AND state = 'Committed'`;
+    await recomputePriority(tx, deps, uuid, true, effects);
+  }
 }
 
 /**

@@ -108,13 +108,38 @@ describe("a child request of a running container", () => {
     const auth = await run(child.containerUuid);
     await ok(gql(z.url, UPDATE_CT, { u: parent.containerUuid, i: { state: "Complete", exitCode: 0 } }, parent.token));
     expectCode(await gql(z.url, CURRENT, {}, auth.token), "UNAUTHENTICATED");
-    // A child not yet locked cannot get a token at all: it is cancelled at its lock.
+    // A child not yet locked cannot get a token at all: the parent's end cancelled it.
     const parent2 = await runningParent();
     const queued = await created(parent2.token, spec(tag(), { "/in": collectionMount(input) }));
     await ok(gql(z.url, UPDATE_CT, { u: parent2.containerUuid, i: { state: "Cancelled" } }, parent2.token));
     const r = await gql(z.url, `mutation($u: ID!) { lockContainer(uuid: $u) { uuid } }`, { u: queued.containerUuid }, dispatcher.token);
     expectCode(r, "CONFLICT");
-    expect(r.errors![0].message).toMatch(/runtime token has been revoked/);
+    expect(r.errors![0].message).toMatch(/is Cancelled/);
+  });
+});
+
+describe("the end of a parent container", () => {
+  const GET_CR = `query($u: ID!) { containerRequest(uuid: $u) { state priority containerUuid } }`;
+  const request = async (uuid: string) => (await ok(gql(z.url, GET_CR, { u: uuid }, alice.token))).containerRequest;
+  const container = async (uuid: string) => (await ok(gql(z.url, `query($u: ID!) { container(uuid: $u) { state priority } }`, { u: uuid }, z.rootToken))).container;
+
+  it("cancels the committed requests it submitted: a Queued child is cancelled and final, a running one drops to priority 0", async () => {
+    const parent = await runningParent();
+    const queued = await created(parent.token, spec(tag(), { "/in": collectionMount(input) }));
+    const running = await created(parent.token, spec(tag(), { "/in": collectionMount(input) }));
+    const grandparent = await run(running.containerUuid);
+    const grandchild = await created(grandparent.token, spec(tag(), { "/in": collectionMount(input) }));
+
+    await ok(gql(z.url, UPDATE_CT, { u: parent.containerUuid, i: { state: "Complete", exitCode: 0 } }, parent.token));
+    expect(await request(queued.uuid)).toMatchObject({ state: "Final", priority: 0 });
+    expect(await container(queued.containerUuid)).toMatchObject({ state: "Cancelled" });
+    expect(await request(running.uuid)).toMatchObject({ state: "Committed", priority: 0 });
+    expect(await container(running.containerUuid)).toEqual({ state: "Running", priority: 0 });
+    // The running child's own children wait for its end, which its dispatcher brings.
+    expect(await request(grandchild.uuid)).toMatchObject({ state: "Committed", priority: 5 });
+    await ok(gql(z.url, `mutation($u: ID!, $i: UpdateContainerInput!) { updateContainer(uuid: $u, input: $i) { uuid } }`, { u: running.containerUuid, i: { state: "Cancelled" } }, dispatcher.token));
+    expect(await request(grandchild.uuid)).toMatchObject({ state: "Final", priority: 0 });
+    expect(await container(grandchild.containerUuid)).toMatchObject({ state: "Cancelled" });
   });
 });
 
