@@ -13,7 +13,7 @@ import type {
 } from "./types";
 import type {
   ContainerAuthRecord, ContainerRecord, ContainerRequestRecord, ContainerSecretRecord, ContainerRequestState, ContainerState, ContainerTokenMintInput, CreateContainerRequestInput,
-  UpdateContainerInput, UpdateContainerRequestInput,
+  ContainerOrder, PriorityCursor, UpdateContainerInput, UpdateContainerRequestInput,
 } from "./types";
 import type {
   CreateSecretInput, SecretRecord, SecretValueRecord, UpdateSecretInput, WrappedSecretRecord, WrappingInfoRecord,
@@ -75,7 +75,8 @@ export interface ClusterApi {
   containerRequestCreate(c: Caller, input: CreateContainerRequestInput, cluster?: string): Promise<ContainerRequestRecord>;
   containerRequestUpdate(c: Caller, uuid: string, input: UpdateContainerRequestInput): Promise<ContainerRequestRecord>;
   containersGet(c: Caller, uuids: string[]): Promise<ContainerRecord[]>;
-  containerList(c: Caller, o: PageOptions & { state?: ContainerState; clusters?: string[] }): Promise<Page<ContainerRecord>>;
+  /** `order` "priority": this cluster's containers only, continuing after `afterPriority` (`after` is not read). */
+  containerList(c: Caller, o: PageOptions & { state?: ContainerState; clusters?: string[]; order?: ContainerOrder; afterPriority?: PriorityCursor }): Promise<Page<ContainerRecord>>;
   /** The container the caller's token is bound to (a container's own token); NOT_FOUND for other tokens. */
   currentContainer(c: Caller): Promise<ContainerRecord>;
   /** Dispatchers (admins' tokens): Queued → Locked, minting the container's token. */

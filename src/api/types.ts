@@ -331,3 +331,12 @@ export interface WrappingInfoRecord {
   expiresAt: Date;
   unwrapped: boolean;
 }
+
+/** The order of a containers list: by uuid (as every list), or the dispatcher's queue: highest priority first, then uuid. */
+export type ContainerOrder = "uuid" | "priority";
+
+/** Where a page of containers in priority order continues: strictly after this place in that order. */
+export interface PriorityCursor {
+  priority: number;
+  uuid: string;
+}

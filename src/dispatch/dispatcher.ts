@@ -7,7 +7,7 @@
 import { GraphQLResponseError, httpGraphQL, type GraphQLRun } from "../graphqlClient";
 import { log } from "../log";
 import { ContainerRun } from "./containerRun";
-import { heldContainers, lockContainer, queuedContainers, setContainer, unlockContainer, type ContainerToRun } from "./operations";
+import { heldContainers, lockContainer, queuedPage, setContainer, unlockContainer, type ContainerToRun, type QueuedContainer } from "./operations";
 
 export interface DispatcherOptions {
   /** The server's base URL. */
@@ -22,9 +22,15 @@ export interface DispatcherOptions {
   workDirBase?: string;
   /** Waiting for a server that refuses connections (it may be starting or restarting). */
   waitMs: number;
+  /** Queued containers asked for at once (default QUEUE_PAGE). */
+  queuePageSize?: number;
 }
 
-/** Queued containers looked at per poll at most (Arvados dispatchers also take the whole queue, then sort). */
+/**
+ * The queue is read a page at a time in the server's priority order, only as far as there is
+ * room to run more (Arvados dispatchers take the whole queue, then sort). The containers this
+ * dispatcher's token holds are looked for in pages of QUEUE_PAGE, up to QUEUE_LIMIT.
+ */
 const QUEUE_PAGE = 1000;
 const QUEUE_LIMIT = 10_000;
 
@@ -124,21 +130,30 @@ export class Dispatcher {
     });
   }
 
+  private full(): boolean {
+    return this.stopping || this.allTaken() || this.runs.size >= this.o.concurrency;
+  }
+
+  /** Locks what it has room for, most wanted first: pages of the queue until full, or the rest has priority 0 (nobody wants it). */
   private async takeFromQueue(tokenUuid: string): Promise<void> {
-    let queue;
-    try {
-      queue = await queuedContainers(this.gql, QUEUE_PAGE, QUEUE_LIMIT);
-    } catch (e) {
-      log.warn("cannot read the queue", { error: (e as Error).message });
-      return;
-    }
-    for (const q of queue) {
-      if (this.stopping || this.allTaken() || this.runs.size >= this.o.concurrency) return;
-      if (this.runs.has(q.uuid)) continue;
-      const t0 = performance.now();
-      const locked = await this.tryLock(q.uuid);
-      if (locked) this.begin(locked, tokenUuid, performance.now() - t0);
-    }
+    let after: string | null = null;
+    do {
+      let page: { nodes: QueuedContainer[]; next: string | null };
+      try {
+        page = await queuedPage(this.gql, this.o.queuePageSize ?? QUEUE_PAGE, after);
+      } catch (e) {
+        log.warn("cannot read the queue", { error: (e as Error).message });
+        return;
+      }
+      for (const q of page.nodes) {
+        if (this.full() || q.priority === 0) return;
+        if (this.runs.has(q.uuid)) continue;
+        const t0 = performance.now();
+        const locked = await this.tryLock(q.uuid);
+        if (locked) this.begin(locked, tokenUuid, performance.now() - t0);
+      }
+      after = page.next;
+    } while (after && !this.full());
   }
 
   /** The container, locked by us; undefined when another dispatcher got it first (or it changed meanwhile). */

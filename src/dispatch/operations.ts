@@ -47,10 +47,13 @@ async function containersIn<T>(gql: GraphQLRun, state: string, selection: string
   return found;
 }
 
-/** Queued containers someone wants (priority > 0), highest priority first (then uuid), from the first `limit` in uuid order. */
-export async function queuedContainers(gql: GraphQLRun, pageSize: number, limit: number): Promise<QueuedContainer[]> {
-  const queued = await containersIn<QueuedContainer>(gql, "Queued", "uuid priority", pageSize, limit);
-  return queued.filter((c) => c.priority > 0).sort((a, b) => b.priority - a.priority || (a.uuid < b.uuid ? -1 : 1));
+/** A page of the queue, highest priority first (then uuid), ordered by the server; `next`: the cursor of the page after it. */
+export async function queuedPage(gql: GraphQLRun, pageSize: number, after: string | null): Promise<{ nodes: QueuedContainer[]; next: string | null }> {
+  const { containers }: { containers: PageOf<QueuedContainer> } = await gql(
+    `query($first: Int, $after: String) { containers(state: "Queued", order: PRIORITY, first: $first, after: $after) { nodes { uuid priority } pageInfo { hasNextPage endCursor } } }`,
+    { first: pageSize, after },
+  );
+  return { nodes: containers.nodes, next: containers.pageInfo.hasNextPage ? containers.pageInfo.endCursor : null };
 }
 
 /** The uuids of containers in `state` whose lock `tokenUuid` holds. */

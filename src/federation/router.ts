@@ -14,7 +14,7 @@ import { isAdmin, type Caller } from "../auth/principal";
 import { saltToken } from "../auth/salt";
 import { isSaltedSecret, parseToken } from "../auth/tokenString";
 import { pinSecretMounts } from "../containers/secretMounts";
-import { codeOf, forbidden, notFound } from "../errors";
+import { badInput, codeOf, forbidden, notFound } from "../errors";
 import { clusterOf, kindOf } from "../ids";
 import { log } from "../log";
 import { wrappingTokenCluster, wrappingTokenNotFound } from "../secrets/wrappingToken";
@@ -291,7 +291,13 @@ export class FederationRouter implements ClusterApi {
   containerRequestsGet = (_c: Caller, uuids: string[]) => this.getMany<ContainerRequestRecord>("containerRequestsGet", uuids);
   containersGet = (_c: Caller, uuids: string[]) => this.getMany<ContainerRecord>("containersGet", uuids);
   containerRequestList: ClusterApi["containerRequestList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.containerRequestList(c, o));
-  containerList: ClusterApi["containerList"] = (c, o) => this.federatedList(o.clusters, o.first, (api) => api.containerList(c, o));
+  /** In priority order the list is one cluster's queue: federated lists merge by uuid, which would undo that order. */
+  containerList: ClusterApi["containerList"] = async (c, o) => {
+    if (o.order !== "priority") return this.federatedList(o.clusters, o.first, (api) => api.containerList(c, o));
+    if (o.clusters && (o.clusters.length !== 1 || o.clusters[0] !== this.selfId))
+      throw badInput(`clusters: containers in order PRIORITY are listed on one cluster, this one (${this.selfId}): ask another cluster's queue there`);
+    return this.deps.local.containerList(c, o);
+  };
   /**
    * A request runs where it is created: on another cluster it is delegated there, its runtime
    * token salted for that cluster (its real secret never leaves its home). Without one, a

@@ -4,7 +4,7 @@
  */
 import { badInput } from "../errors";
 import { CLUSTER_ID_RE, INFIX, UUID_RE, type Kind } from "../ids";
-import type { PageOptions } from "../api/types";
+import type { PageOptions, PriorityCursor } from "../api/types";
 
 export interface Limits {
   defaultPageSize: number;
@@ -36,6 +36,18 @@ export function decodeCursor(cursor: string | null | undefined): string | undefi
   const text = Buffer.from(cursor, "base64url").toString("utf8");
   if (!text.startsWith("u:") || !UUID_RE.test(text.slice(2))) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor from this API`);
   return text.slice(2);
+}
+
+/** A cursor of a list in priority order (containers' queue): the last item's priority and uuid. */
+export function encodePriorityCursor(last: PriorityCursor | undefined): string | null {
+  return last === undefined ? null : Buffer.from(`p:${last.priority}:${last.uuid}`).toString("base64url");
+}
+
+export function decodePriorityCursor(cursor: string | null | undefined): PriorityCursor | undefined {
+  if (cursor == null) return undefined;
+  const m = /^p:(\d{1,4}):(.*)$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!m || !UUID_RE.test(m[2])) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor of this list in this order`);
+  return { priority: Number(m[1]), uuid: m[2] };
 }
 
 export function pageArgs(args: { first?: number | null; after?: string | null }, limits: Limits): PageOptions {

@@ -3,6 +3,7 @@ import type { LocalClusterApi } from "../api/clusterApi";
 import type { LocalContext } from "./context";
 import * as collections from "./collections";
 import * as containerRequests from "./containerRequests";
+import * as containerQueue from "./containerQueue";
 import * as containers from "./containers";
 import * as federatedTokens from "../containers/federatedTokens";
 import * as groups from "./groups";
@@ -60,7 +61,7 @@ export function localCluster(ctx: LocalContext): LocalClusterApi {
     containerRequestCreate: (c, input) => containerRequests.containerRequestCreate(ctx, c, input),
     containerRequestUpdate: (c, uuid, input) => containerRequests.containerRequestUpdate(ctx, c, uuid, input),
     containersGet: (c, uuids) => containers.containersGet(ctx, c, uuids),
-    containerList: (c, o) => containers.containerList(ctx, c, o),
+    containerList: (c, o) => (o.order === "priority" ? containerQueue.containerQueueList(ctx, c, o) : containers.containerList(ctx, c, o)),
     currentContainer: (c) => containers.currentContainer(ctx, c),
     containerLock: (c, uuid) => containers.containerLock(ctx, c, uuid),
     containerUnlock: (c, uuid) => containers.containerUnlock(ctx, c, uuid),

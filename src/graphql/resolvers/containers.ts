@@ -11,7 +11,7 @@ import {
 } from "../../containers/validation";
 import { badInput } from "../../errors";
 import { CLUSTER_ID_RE } from "../../ids";
-import { clustersArg, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
+import { clustersArg, decodePriorityCursor, encodePriorityCursor, pageArgs, searchArg, uuidArg, uuidsArg } from "../args";
 import { callerOf, type RequestContext } from "../context";
 import { clusterField, connection, one } from "./shared";
 import { clusterScopesArg } from "./tokens";
@@ -117,10 +117,15 @@ export const containerResolvers = {
       one("container", containerUuid(a.uuid), (u) => ctx.api.containersGet(callerOf(ctx), u)),
     containersByUuid: (_: unknown, a: { uuids: string[] }, ctx: RequestContext) =>
       ctx.api.containersGet(callerOf(ctx), uuidsArg(a.uuids, ctx.limits, "container")),
-    containers: async (_: unknown, a: PageArgs & { state?: string | null }, ctx: RequestContext) =>
-      connection(ctx, await ctx.api.containerList(callerOf(ctx), {
-        ...pageArgs(a, ctx.limits), clusters: clustersArg(a.clusters), state: stateArg(a.state, "state", CONTAINER_STATES),
-      })),
+    containers: async (_: unknown, a: PageArgs & { state?: string | null; order?: "UUID" | "PRIORITY" | null }, ctx: RequestContext) => {
+      const filters = { clusters: clustersArg(a.clusters), state: stateArg(a.state, "state", CONTAINER_STATES) };
+      if (a.order !== "PRIORITY") return connection(ctx, await ctx.api.containerList(callerOf(ctx), { ...pageArgs(a, ctx.limits), ...filters }));
+      const page = await ctx.api.containerList(callerOf(ctx), {
+        ...pageArgs({ first: a.first }, ctx.limits), ...filters, order: "priority", afterPriority: decodePriorityCursor(a.after),
+      });
+      const done = connection(ctx, page);
+      return { ...done, pageInfo: { ...done.pageInfo, endCursor: encodePriorityCursor(page.nodes.at(-1)) } };
+    },
     currentContainer: (_: unknown, __: unknown, ctx: RequestContext) => ctx.api.currentContainer(callerOf(ctx)),
     containerAuth: (_: unknown, a: { uuid: string }, ctx: RequestContext) => ctx.api.containerAuth(callerOf(ctx), containerUuid(a.uuid)),
   },
