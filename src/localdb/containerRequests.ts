@@ -14,7 +14,7 @@ import { saltToken } from "../auth/salt";
 import { scopesFromJson, scopesToJson, type ScopeSet } from "../auth/scopes";
 import { narrowingByContainerToken } from "../containers/clusterScopes";
 import type { ContainerDeps } from "../containers/deps";
-import { attachContainer, finalizeRequests, lockContainer, recomputePriority, type Effects } from "../containers/lifecycle";
+import { attachContainer, finalizeRequests, lockContainer, recomputePriority, releaseRuntimeTokens, type Effects } from "../containers/lifecycle";
 import { specOf, toRequestRecord } from "../containers/records";
 import { requireMutable, requireRequestTransition } from "../containers/states";
 import { pinSecretMounts, requireSecretMountsApart, secretMountsFromJson, secretMountsToJson } from "../containers/secretMounts";
@@ -317,7 +317,7 @@ export async function containerRequestUpdate(ctx: LocalContext, c: Caller, uuid:
       await attachContainer(tx, deps, await narrowedByContainerToken(tx, deps, updated), p, effects);
     } else if (from === "Committed" && updated.containerUuid) {
       // Cancelling (priority 0, or Final by hand) lets a Queued container nobody wants go.
-      if (to === "Final") await finalizeRequests(tx, [uuid], null);
+      if (to === "Final") await releaseRuntimeTokens(tx, deps, await finalizeRequests(tx, [uuid], null));
       if (to === "Final" || columns.priority !== undefined)
         await recomputePriority(tx, deps, updated.containerUuid, to === "Final" || columns.priority === 0, effects);
     }

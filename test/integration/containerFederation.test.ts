@@ -184,6 +184,24 @@ describe("the runtime token aaaaa mints for a request it delegates to bbbbb", ()
     expect(await works(highToken.salted)).toEqual([highToken.uuid, highToken.uuid]);
   });
 
+  it("is revoked when its request is finalised by hand while the container it shares runs on for another request", async () => {
+    const i = { ...spec("by-hand", { "/in": { kind: "collection", uuid: input } }), state: "Committed" };
+    // The first gets the container (it carries that one's runtime token), the second reuses it.
+    const kept = (await ok(gql(a.url, CREATE, { i, c: "bbbbb" }, alice.token))).createContainerRequest;
+    const ended = (await ok(gql(a.url, CREATE, { i, c: "bbbbb" }, alice.token))).createContainerRequest;
+    expect(ended.containerUuid).toBe(kept.containerUuid);
+    const [keptToken, endedToken] = [await heldAtB(kept.uuid), await heldAtB(ended.uuid)];
+    await ok(gql(a.url, `mutation($u: ID!) { updateContainerRequest(uuid: $u, input: { state: "Final" }) { uuid } }`, { u: ended.uuid }, alice.token));
+    expect((await requestAtB(ended.uuid))!.state).toBe("Final");
+    expect(await revokedAtA(endedToken.uuid)).not.toBeNull();
+    expect(await works(endedToken.salted)).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED"]);
+    // The container runs on for the other request, with whichever token it holds.
+    expect((await requestAtB(kept.uuid))!.state).toBe("Committed");
+    expect((await b.db.prisma.container.findUnique({ where: { uuid: kept.containerUuid } }))!.runtimeTokenUuid).toBe(keptToken.uuid);
+    expect(await revokedAtA(keptToken.uuid)).toBeNull();
+    expect(await works(keptToken.salted)).toEqual([keptToken.uuid, keptToken.uuid]);
+  });
+
   it("is not what happens to a runtime token the user gave: it outlives its request, and aaaaa refuses bbbbb's revocation of it", async () => {
     const given = (await ok(gql(a.url, `mutation { createToken(input: {}) { uuid token } }`, {}, alice.token))).createToken;
     const { cr, auth } = await runOnB("given-lives", { runtimeToken: given.token });
