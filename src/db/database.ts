@@ -8,6 +8,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Client as PgClient, Pool } from "pg";
 import { lockDataDir } from "./dataDirLock";
+import { pgliteTemplate } from "./pgliteTemplate";
 import { pgReader, pgliteReader, type Reader } from "./reader";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
@@ -30,10 +31,12 @@ export interface Database {
 export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir?: string;
+  /** Where the dump a new in-memory PGlite starts from is cached (src/db/pgliteTemplate.ts); default the OS temp folder. */
+  pgliteTemplateDir?: string;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir, opts.pgliteTemplateDir);
 }
 
 function openPostgres(url: string): Database {
@@ -68,11 +71,12 @@ function openPostgres(url: string): Database {
  */
 const PGLITE_SETTINGS = ["-c", "shared_buffers=16MB"];
 
-async function openPglite(dataDir?: string): Promise<Database> {
+async function openPglite(dataDir?: string, templateDir?: string): Promise<Database> {
   const release = dataDir ? lockDataDir(dataDir) : () => undefined;
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create({ dataDir, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+    const loadDataDir = dataDir ? undefined : await pgliteTemplate(templateDir);
+    pglite = await PGlite.create({ dataDir, loadDataDir, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   } catch (e) {
     release();
     throw e;
