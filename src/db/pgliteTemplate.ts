@@ -7,7 +7,7 @@
  * data, only what initdb writes. Any failure falls back to a plain initdb here.
  */
 import { execFile } from "node:child_process";
-import { readFileSync, renameSync, statSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -24,6 +24,20 @@ const { PGlite } = require(process.argv[1]);
   require("node:fs").writeFileSync(process.argv[2], Buffer.from(await dump.arrayBuffer()));
   await db.close();
 })().catch((e) => { console.error(e && e.message ? e.message : String(e)); process.exit(1); });`;
+
+/**
+ * This user's own folder for the dump inside `parent`: the OS temp folder is shared, and a
+ * dump planted there by another user would become every new database. Created 0700; refused
+ * unless it is a real folder owned by this user that no one else can write.
+ */
+function privateFolder(parent: string): string {
+  const folder = join(parent, `fedgate-${process.getuid?.() ?? "user"}`);
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const st = lstatSync(folder);
+  if (!st.isDirectory() || (process.getuid && st.uid !== process.getuid()) || (st.mode & 0o077) !== 0)
+    throw new Error(`${folder} is not a folder of this user's alone`);
+  return folder;
+}
 
 /** Where this PGlite build's dump is cached in `folder`: named by its version and its WebAssembly's size and time. */
 function templatePath(folder: string): string {
@@ -43,7 +57,7 @@ const ready = new Map<string, Promise<string | undefined>>();
 
 async function readyTemplate(folder: string): Promise<string | undefined> {
   try {
-    const path = templatePath(folder);
+    const path = templatePath(privateFolder(folder));
     try {
       statSync(path);
     } catch {
