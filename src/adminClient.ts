@@ -63,6 +63,7 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
           limits: config.limits,
           stats: { remoteRequests: {} },
           reported: [],
+          fieldsLeft: config.limits.maxQueryCost,
         },
       }),
     );

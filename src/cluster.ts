@@ -21,6 +21,7 @@ import { RevocationPush } from "./federation/revocations";
 import { FederationRouter } from "./federation/router";
 import { FORWARDED_HEADER, type TransportDeps } from "./federation/transport";
 import type { RequestContext } from "./graphql/context";
+import { countResolvedFields } from "./graphql/queryCost";
 import { buildSchema } from "./graphql/schema";
 import { traceRootFields } from "./telemetry/graphqlTracing";
 import { enableOtlpTracing } from "./telemetry/tracing";
@@ -115,7 +116,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
   });
   const routerFor = (caller: Caller) => new FederationRouter({ local, registry, transport: baseTransport, droppedRecords: metrics.remoteRecordsDropped }, caller);
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
-  const schema = traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId);
+  const schema = countResolvedFields(traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId), config.limits.maxQueryCost);
 
   async function context(headers: HeaderMap): Promise<RequestContext> {
     const forwarded = headers.get(FORWARDED_HEADER);
@@ -126,7 +127,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     const stats = { remoteRequests: {} };
     const transport = { ...baseTransport, stats, maxRequests: config.limits.maxRemoteRequests };
     const api = caller ? new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, caller) : local;
-    return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [] };
+    return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [], fieldsLeft: config.limits.maxQueryCost };
   }
 
   // PGlite runs without autovacuum: refresh the planner's statistics now and then ourselves.

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginUsageReportingDisabled, ApolloServerPluginSchemaReportingDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
 import { GraphQLError } from "graphql";
 import { isDatabaseBusy } from "./db/busy";
@@ -208,6 +208,8 @@ export async function createHttpServer(o: ServerOptions): Promise<HttpServer> {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      // No cache hints here; left on, its per-field hook makes Apollo wrap every field of every request.
+      ApolloServerPluginCacheControlDisabled(),
       reportingPlugin,
       inputTextPlugin as ApolloServerPlugin<RequestContext>,
       queryCostPlugin(o.limits) as ApolloServerPlugin<RequestContext>,

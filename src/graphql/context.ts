@@ -19,6 +19,8 @@ export interface RequestContext {
   stats: RequestStats;
   /** Errors to report beside the data (e.g. a cluster that failed its part of a list). */
   reported: GraphQLError[];
+  /** Field resolutions this request may still make (limits.maxQueryCost; see countResolvedFields). */
+  fieldsLeft: number;
 }
 
 /** The caller, for fields that the @rest transform has already required a token for. */

@@ -22,13 +22,15 @@
  * through (nested default pages) cannot grow without bound either.
  */
 import type { ApolloServerPlugin } from "@apollo/server";
+import { MapperKind, mapSchema } from "@graphql-tools/utils";
 import {
-  GraphQLError, Kind, SchemaMetaFieldDef, TypeMetaFieldDef, getNamedType, isCompositeType, isListType, getNullableType,
+  GraphQLError, Kind, defaultFieldResolver, SchemaMetaFieldDef, TypeMetaFieldDef, getNamedType, isCompositeType, isListType, getNullableType,
   type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField,
   type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode, type ValueNode,
 } from "graphql";
 import { ErrorCode, tooComplex } from "../errors";
 import { MAX_CLUSTERS } from "./args";
+import type { RequestContext } from "./context";
 
 /** Weight of one selection of a field whose value may be megabytes of text. */
 export const LARGE_TEXT_WEIGHT = 1000;
@@ -201,16 +203,27 @@ export function queryCostPlugin(budget: CostBudget): ApolloServerPlugin {
             extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, cost, budget: budget.maxQueryCost, http: { status: 400 } },
           });
         },
-        async executionDidStart() {
-          let resolved = 0;
-          return {
-            willResolveField() {
-              if (++resolved > budget.maxQueryCost)
-                throw tooComplex(`this request resolved more than ${budget.maxQueryCost} fields; ask for fewer items at once`);
-            },
-          };
-        },
       };
     },
   };
+}
+
+/**
+ * `schema` with every field counted as it resolves, against the request's `fieldsLeft`: past
+ * the budget the rest fail with QUERY_TOO_COMPLEX. One decrement per field, where an Apollo
+ * `willResolveField` hook would make Apollo wrap and dispatch every field of every request.
+ */
+export function countResolvedFields(schema: GraphQLSchema, maxQueryCost: number): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (field) => {
+      const resolve = field.resolve ?? defaultFieldResolver;
+      return {
+        ...field,
+        resolve(source, args, ctx: RequestContext, info) {
+          if (--ctx.fieldsLeft < 0) throw tooComplex(`this request resolved more than ${maxQueryCost} fields; ask for fewer items at once`);
+          return resolve(source, args, ctx, info);
+        },
+      };
+    },
+  });
 }
