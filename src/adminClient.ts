@@ -13,6 +13,7 @@ import { SecretBox } from "./auth/secretBox";
 import { ClusterRegistry } from "./federation/registry";
 import { RevocationPush } from "./federation/revocations";
 import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
+import { DatabaseClock } from "./db/queryBudget";
 import { FederationRouter } from "./federation/router";
 import { buildSchema } from "./graphql/schema";
 import { localCluster } from "./localdb/localCluster";
@@ -64,6 +65,7 @@ export async function adminViaDatabase(config: ClusterConfig): Promise<AdminApi>
           stats: { remoteRequests: {} },
           reported: [],
           fieldsLeft: config.limits.maxQueryCost,
+          clock: new DatabaseClock(Infinity), // the operator's own commands: no budget
         },
       }),
     );

@@ -8,7 +8,7 @@ import type { ClusterConfig } from "./config/config";
 import { openDatabase, type Database } from "./db/database";
 import { migrate } from "./db/migrate";
 import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
-import { budgetedPrisma } from "./db/queryBudget";
+import { DatabaseClock, tracedPrisma } from "./db/queryBudget";
 import { Authenticator, bearerToken, systemUser } from "./auth/authenticator";
 import type { Caller } from "./auth/principal";
 import { LocalTokens, storeRootTokenRecord } from "./auth/localTokens";
@@ -26,6 +26,7 @@ import { buildSchema } from "./graphql/schema";
 import { traceRootFields } from "./telemetry/graphqlTracing";
 import { enableOtlpTracing } from "./telemetry/tracing";
 import { localCluster } from "./localdb/localCluster";
+import { budgetedContext, type LocalContext } from "./localdb/context";
 import { secretStoreOptions } from "./localdb/secrets";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
@@ -79,8 +80,7 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
   const metrics = createMetrics(config.clusterId);
   const registry = new ClusterRegistry(config);
   const baseTransport: TransportDeps = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests, maxResponseBytes: config.limits.maxRemoteResponseBytes };
-  // What requests do in the database counts towards their database-time budget.
-  const prisma = budgetedPrisma(db.prisma);
+  const prisma = tracedPrisma(db.prisma);
 
   const secretBox = SecretBox.fromConfig(config.tokens.encryptionKey, config.systemRootToken);
   const revocations = new RevocationPush(db.prisma, registry, baseTransport, {
@@ -109,11 +109,12 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     onSaltedUse: (uuid, cluster) => revocations.recordUse(uuid, cluster),
     rootIsCurrent: config.generatedRootToken ? undefined : () => localTokens.rootIsCurrent(config.systemRootToken),
   });
-  const local = localCluster({
+  const localDeps: LocalContext = {
     prisma, reader: db.reader, clusterId: config.clusterId, tokens: localTokens, secrets: secretStoreOptions(config),
     // Late-bound: the router reaches `local`, which holds these deps.
     containers: containerDeps(config, localTokens, secretBox, authenticator, (caller) => routerFor(caller)),
-  });
+  };
+  const local = localCluster(localDeps);
   const routerFor = (caller: Caller) => new FederationRouter({ local, registry, transport: baseTransport, droppedRecords: metrics.remoteRecordsDropped }, caller);
   if (config.telemetry.otlpEndpoint) enableOtlpTracing(config.telemetry.otlpEndpoint);
   const schema = countResolvedFields(traceRootFields(buildSchema({ forgetRemoteTokens: (uuids) => remoteTokens.dropEverywhere(uuids) }), config.clusterId), config.limits.maxQueryCost);
@@ -126,8 +127,11 @@ export async function startCluster(config: ClusterConfig, options: StartOptions 
     const caller = principal ? { principal, token, forwardedFrom } : null;
     const stats = { remoteRequests: {} };
     const transport = { ...baseTransport, stats, maxRequests: config.limits.maxRemoteRequests };
-    const api = caller ? new FederationRouter({ local, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, caller) : local;
-    return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [], fieldsLeft: config.limits.maxQueryCost };
+    // What the request does in this cluster's database counts towards its database-time budget.
+    const clock = new DatabaseClock(config.limits.maxDatabaseMsPerRequest);
+    const requestLocal = localCluster(budgetedContext(localDeps, clock));
+    const api = caller ? new FederationRouter({ local: requestLocal, registry, transport, droppedRecords: metrics.remoteRecordsDropped }, caller) : requestLocal;
+    return { clusterId: config.clusterId, caller, api, limits: config.limits, stats, reported: [], fieldsLeft: config.limits.maxQueryCost, clock };
   }
 
   // PGlite runs without autovacuum: refresh the planner's statistics now and then ourselves.

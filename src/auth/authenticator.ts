@@ -8,7 +8,7 @@ import { unauthenticated, unavailable } from "../errors";
 import { clusterOf } from "../ids";
 import { log } from "../log";
 import { scopesOn } from "./authority";
-import { sameSecret, type LocalTokens, type VerifiedToken } from "./localTokens";
+import { secretMatcher, type LocalTokens, type VerifiedToken } from "./localTokens";
 import type { Principal } from "./principal";
 import { isSaltedSecret, parseToken, type ParsedToken } from "./tokenString";
 
@@ -48,15 +48,17 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 export class Authenticator {
   private readonly systemUser: UserRecord;
+  private readonly isSystemRootToken: (token: string) => boolean;
   private window = { minute: 0, counts: new Map<string, number>() };
 
   constructor(private readonly o: AuthenticatorOptions) {
     this.systemUser = systemUser(o.clusterId);
+    this.isSystemRootToken = secretMatcher(o.systemRootToken);
   }
 
   /** `forwardedFor`: the X-Fedgate-Forwarded-For header, naming the cluster that sent the request. */
   async authenticate(token: string, forwardedFor?: string): Promise<Principal> {
-    if (sameSecret(token, this.o.systemRootToken)) {
+    if (this.isSystemRootToken(token)) {
       if (this.o.rootIsCurrent && !(await this.o.rootIsCurrent()))
         throw unauthenticated("this systemRootToken has been replaced: a process of this cluster started with another one");
       return { user: this.systemUser, isRoot: true, token: null, scopeSets: [null] };

@@ -98,12 +98,19 @@ export interface RevocationHints {
 
 const NO_HINTS: RevocationHints = { enqueue: async () => {}, enqueueForMembers: async () => {}, deliver: async () => {} };
 
+/**
+ * A constant-time test of whether a presented secret (of any length) is `expected`, which is
+ * hashed once here rather than on every request: both sides are hashed to one length, and
+ * timingSafeEqual then compares in constant time.
+ */
+export function secretMatcher(expected: string): (presented: string) => boolean {
+  const want = createHash("sha256").update(expected).digest();
+  return (presented) => timingSafeEqual(createHash("sha256").update(presented).digest(), want);
+}
+
 /** Constant-time comparison of two secrets of any length. */
 export function sameSecret(a: string, b: string): boolean {
-  // Hash first so both sides have one length; timingSafeEqual then compares in constant time.
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
+  return secretMatcher(b)(a);
 }
 
 export class LocalTokens implements TokenCaches {

@@ -5,12 +5,13 @@
  * (README, "Overhead against servers that check nothing"). Prisma keeps the schema, the
  * migrations, the writes and every transaction; the reader runs single read-only statements
  * built with `Prisma.sql`, and returns rows typed as `$queryRaw` would (test/integration/reader.test.ts).
- * Each statement is charged to the request's database budget and traced like Prisma's.
+ * Each statement is traced like Prisma's; `budgetedReader` charges them to a request's clock.
  */
 import type { Prisma } from "@prisma/client";
 import type { PGlite } from "@electric-sql/pglite";
 import { types as pgTypes, type Pool, type QueryResultRow } from "pg";
-import { chargedQuery } from "./queryBudget";
+import { tracedQuery, type DatabaseClock } from "./queryBudget";
+import { parseTimestamptz, TIMESTAMPTZ_OID } from "./timestampText";
 
 export interface Reader {
   /** The rows of one read-only statement, with the values `$queryRaw` would give. */
@@ -21,8 +22,13 @@ const INT8 = 20;
 /** `$queryRaw` gives int8 (count(*), bigint columns) as BigInt; `pg` and PGlite would give a string or a number. */
 const toBigInt = (text: string) => BigInt(text);
 
-function charged<T>(run: () => Promise<T[]>): Promise<T[]> {
-  return chargedQuery("db $queryRaw", "$queryRaw", run);
+function traced<T>(run: () => Promise<T[]>): Promise<T[]> {
+  return tracedQuery("db $queryRaw", "$queryRaw", run);
+}
+
+/** `reader`, with every statement charged to `clock` (one request's database time). */
+export function budgetedReader(reader: Reader, clock: DatabaseClock): Reader {
+  return { rows: (sql) => clock.charge(() => reader.rows(sql)) };
 }
 
 /**
@@ -37,10 +43,11 @@ export function pgReader(pool: Pool): Reader {
     if (!name) names.set(text, (name = `fedgate_read_${names.size}`));
     return name;
   };
-  const getTypeParser = ((oid: number, format?: "text") => (oid === INT8 ? toBigInt : pgTypes.getTypeParser(oid, format))) as typeof pgTypes.getTypeParser;
+  const getTypeParser = ((oid: number, format?: "text") =>
+    oid === INT8 ? toBigInt : oid === TIMESTAMPTZ_OID ? parseTimestamptz : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser;
   return {
     rows: <T>(sql: Prisma.Sql) =>
-      charged(async () => (await pool.query<T & QueryResultRow>({ name: nameOf(sql.text), text: sql.text, values: sql.values, types: { getTypeParser } })).rows),
+      traced(async () => (await pool.query<T & QueryResultRow>({ name: nameOf(sql.text), text: sql.text, values: sql.values, types: { getTypeParser } })).rows),
   };
 }
 
@@ -48,6 +55,6 @@ export function pgReader(pool: Pool): Reader {
 export function pgliteReader(pglite: PGlite): Reader {
   const parsers = { [INT8]: toBigInt };
   return {
-    rows: <T>(sql: Prisma.Sql) => charged(async () => (await pglite.query<T>(sql.text, sql.values, { parsers })).rows),
+    rows: <T>(sql: Prisma.Sql) => traced(async () => (await pglite.query<T>(sql.text, sql.values, { parsers })).rows),
   };
 }

@@ -2,6 +2,7 @@
 import type { GraphQLError } from "graphql";
 import type { ClusterApi } from "../api/clusterApi";
 import type { Caller } from "../auth/principal";
+import type { DatabaseClock } from "../db/queryBudget";
 import type { Limits } from "./args";
 
 export interface RequestStats {
@@ -21,6 +22,8 @@ export interface RequestContext {
   reported: GraphQLError[];
   /** Field resolutions this request may still make (limits.maxQueryCost; see countResolvedFields). */
   fieldsLeft: number;
+  /** The request's database time (limits.maxDatabaseMsPerRequest; see src/db/queryBudget.ts). */
+  clock: DatabaseClock;
 }
 
 /** The caller, for fields that the @rest transform has already required a token for. */

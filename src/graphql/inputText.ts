@@ -39,9 +39,16 @@ function findBadText(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** Per parsed document (Apollo hands back the same one for the same text): its literals are checked once. */
+const literalVerdicts = new WeakMap<DocumentNode, boolean>();
+
 function literalHasBadText(document: DocumentNode): boolean {
-  let bad = false;
-  visit(document, { StringValue: (node) => void (bad ||= badText(node.value)) });
+  let bad = literalVerdicts.get(document);
+  if (bad === undefined) {
+    bad = false;
+    visit(document, { StringValue: (node) => void (bad ||= badText(node.value)) });
+    literalVerdicts.set(document, bad);
+  }
   return bad;
 }
 

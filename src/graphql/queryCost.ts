@@ -189,13 +189,22 @@ export function operationCost(
  * error (HTTP 400) with code QUERY_TOO_COMPLEX and the computed cost in the message.
  */
 export function queryCostPlugin(budget: CostBudget): ApolloServerPlugin {
+  // An operation that declares no variables costs the same every time (Apollo hands back the
+  // same parsed document for the same text): computed once per operation, not per request.
+  const constantCosts = new WeakMap<OperationDefinitionNode, number>();
+  const costOf = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Variables): number => {
+    if (operation.variableDefinitions?.length) return operationCost(schema, document, operation, variables, budget);
+    let cost = constantCosts.get(operation);
+    if (cost === undefined) constantCosts.set(operation, (cost = operationCost(schema, document, operation, {}, budget)));
+    return cost;
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operation, request }) {
           if (!operation) return; // no such operation: Apollo refuses it
           const variables = request.variables && typeof request.variables === "object" ? request.variables : {};
-          const cost = operationCost(schema, document, operation, variables, budget);
+          const cost = costOf(schema, document, operation, variables);
           if (cost <= budget.maxQueryCost) return;
           const name = operation.name?.value ?? "(anonymous)";
           const shown = cost > 1e12 ? "over a trillion" : String(cost);

@@ -6,7 +6,6 @@
  */
 import { performance } from "node:perf_hooks";
 import type { ApolloServerPlugin } from "@apollo/server";
-import { databaseMsUsed } from "../db/queryBudget";
 import { CLUSTER_ID_RE } from "../ids";
 import { log } from "../log";
 import type { RequestContext } from "./context";
@@ -31,7 +30,7 @@ export const requestLogPlugin: ApolloServerPlugin<RequestContext> = {
           forwardedFor: ctx.caller?.forwardedFrom ?? null,
           clusters: Object.keys(remote),
           remoteRequests: Object.values(remote).reduce((a, b) => a + b, 0),
-          databaseMs: round(databaseMsUsed()),
+          databaseMs: round(ctx.clock?.usedMs ?? 0),
           durationMs: round(performance.now() - started),
           status: response.http?.status ?? 200,
           errorCodes: [...codes],

@@ -13,7 +13,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import { GraphQLError } from "graphql";
-import { withDatabaseBudget } from "../db/queryBudget";
 import { ErrorCode, codeOf } from "../errors";
 import type { RequestContext } from "../graphql/context";
 import { wrappingTokenCluster } from "../secrets/wrappingToken";
@@ -26,12 +25,13 @@ export interface VaultApiDeps {
   context(headers: HeaderMap): Promise<RequestContext>;
   /** The request body, bounded; throws when it is too large. */
   readBody(req: IncomingMessage): Promise<string>;
-  maxDatabaseMs: number;
 }
 
 interface Answer {
   status: number;
   body: unknown;
+  /** Close the connection after it (the rest of an oversized body is not read). */
+  close?: boolean;
 }
 
 /** What a failed operation tells the client: its code and message (never a secret: see errors.ts). */
@@ -102,7 +102,7 @@ export function vaultApi(deps: VaultApiDeps) {
       if (e instanceof GraphQLError) return { ok: false, failure: { code: codeOf(e) ?? ErrorCode.INTERNAL, message: e.message } };
       throw e;
     }
-    const response = await withDatabaseBudget(deps.maxDatabaseMs, () => deps.apollo.executeOperation<T>({ query, variables }, { contextValue }));
+    const response = await deps.apollo.executeOperation<T>({ query, variables }, { contextValue });
     if (response.body.kind !== "single") return { ok: false, failure: { code: ErrorCode.INTERNAL, message: "internal error" } };
     const { data, errors } = response.body.singleResult;
     if (errors?.length) return { ok: false, failure: { code: String(errors[0].extensions?.code ?? ErrorCode.INTERNAL), message: errors[0].message } };
@@ -137,7 +137,7 @@ export function vaultApi(deps: VaultApiDeps) {
     try {
       text = await deps.readBody(req);
     } catch {
-      return badRequest("request body too large");
+      return { ...badRequest("request body too large"), close: true };
     }
     let body: unknown = {};
     if (text.trim()) {
@@ -195,7 +195,7 @@ export function vaultApi(deps: VaultApiDeps) {
   return async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const a = await route(req, url);
     // Secrets pass through here: no cache may keep an answer.
-    res.writeHead(a.status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+    res.writeHead(a.status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...(a.close ? { connection: "close" } : {}) });
     res.end(JSON.stringify(a.body));
   };
 }

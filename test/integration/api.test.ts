@@ -180,8 +180,9 @@ describe("bad input", () => {
     const viaVariable = await gql(z.url, CREATE, { i: { name: "lone\ud800surrogate" } }, alice.token);
     expect(viaVariable.status).toBe(400);
     expect(codes(viaVariable)).toEqual(["BAD_USER_INPUT"]);
-    const viaLiteral = await gql(z.url, `mutation { createCollection(input: { name: "x", properties: { a: "\\u0000" } }) { uuid } }`, {}, alice.token);
-    expect(codes(viaLiteral)).toEqual(["BAD_USER_INPUT"]);
+    const literal = `mutation { createCollection(input: { name: "x", properties: { a: "\\u0000" } }) { uuid } }`;
+    // Twice: the second time the parsed document comes from Apollo's cache, and so does its verdict.
+    for (const viaLiteral of [await gql(z.url, literal, {}, alice.token), await gql(z.url, literal, {}, alice.token)]) expect(codes(viaLiteral)).toEqual(["BAD_USER_INPUT"]);
     const list = await ok(gql(z.url, `{ collections(search: "lone") { nodes { uuid } } }`, {}, alice.token));
     expect(list.collections.nodes).toEqual([]);
   });

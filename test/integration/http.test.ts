@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,6 +85,22 @@ describe("health, metrics and unknown paths", () => {
 });
 
 describe("malformed and refused requests", () => {
+  it("refuses a body over 1 MiB with 413 BAD_REQUEST and closes the connection, and goes on serving", async () => {
+    const answer = await new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${z.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+      });
+      req.on("error", (e) => (e as NodeJS.ErrnoException).code === "EPIPE" || (e as NodeJS.ErrnoException).code === "ECONNRESET" || reject(e));
+      req.end(JSON.stringify({ query: `{ clusterId }`, variables: { pad: "x".repeat(1.5 * 2 ** 20) } }));
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.connection).toBe("close");
+    expect(JSON.parse(answer.body).errors[0].extensions.code).toBe("BAD_REQUEST");
+    expect((await ok(gql(z.url, `{ clusterId }`))).clusterId).toBe(z.id);
+  });
+
   it("answers a body that is not valid JSON with 400 and a JSON error, without a stack trace or file paths", async () => {
     const res = await fetch(`${z.url}/graphql`, {
       method: "POST",

@@ -7,7 +7,7 @@
 import { connect, type Socket } from "node:net";
 import { getIntrospectionQuery } from "graphql";
 import { openDatabase } from "../../src/db/database";
-import { budgetedPrisma, withDatabaseBudget } from "../../src/db/queryBudget";
+import { DatabaseClock, budgetedPrisma } from "../../src/db/queryBudget";
 import { createTestDatabase } from "../helpers/database";
 import { aliases, typenameFlood } from "../helpers/attacks";
 import { codes, createUserWithToken, gql, ok, startTestCluster, type TestCluster } from "../helpers/federation";
@@ -44,6 +44,9 @@ describe("query cost", () => {
     expect(codes(r)).toEqual(["QUERY_TOO_COMPLEX"]);
     expect(r.errors![0].message).toMatch(/would cost 1332666; the budget is 50000/);
     expect(r.data).toBeUndefined();
+    // Again: an operation without variables has its cost computed once, and it still counts.
+    const again = await gql(z.url, `{ ${aliases(666, "collections(first: 1000) { nodes { uuid } }")} }`, {}, alice.token);
+    expect(again.errors![0].message).toMatch(/would cost 1332666; the budget is 50000/);
   });
 
   it("takes the page size from the variables", async () => {
@@ -130,28 +133,46 @@ describe("database-time budget", () => {
     const target = await createTestDatabase();
     const db = await openDatabase({ databaseUrl: target.databaseUrl });
     try {
-      const prisma = budgetedPrisma(db.prisma);
-      const outcomes = await withDatabaseBudget(5, async () => {
-        const seen: string[] = [];
-        for (let i = 0; i < 3; i++) {
-          try {
-            await prisma.$queryRawUnsafe("SELECT pg_sleep(0.02)::text AS slept");
-            seen.push("ok");
-          } catch (e) {
-            seen.push((e as { extensions?: { code?: string } }).extensions?.code ?? String(e));
-          }
+      const clock = new DatabaseClock(5);
+      const prisma = budgetedPrisma(db.prisma, clock);
+      const seen: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        try {
+          await prisma.$queryRawUnsafe("SELECT pg_sleep(0.02)::text AS slept");
+          seen.push("ok");
+        } catch (e) {
+          seen.push((e as { extensions?: { code?: string } }).extensions?.code ?? String(e));
         }
-        return seen;
-      });
-      expect(outcomes).toEqual(["ok", "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"]);
-      // Outside a request, and in another request, queries run.
-      await prisma.$queryRawUnsafe("SELECT 1");
-      await withDatabaseBudget(5, () => prisma.$queryRawUnsafe("SELECT 1"));
+      }
+      expect(seen).toEqual(["ok", "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"]);
+      expect(clock.usedMs).toBeGreaterThanOrEqual(20);
+      // Without a clock, and on another request's clock, queries run.
+      await db.prisma.$queryRawUnsafe("SELECT 1");
+      await budgetedPrisma(db.prisma, new DatabaseClock(5)).$queryRawUnsafe("SELECT 1");
     } finally {
       await db.close();
       await target.dispose();
     }
   });
+});
+
+describe("database-time budget of a request", () => {
+  let tight: TestCluster;
+  beforeAll(async () => {
+    tight = await startTestCluster("tight", { limits: { ...z.config.limits, maxDatabaseMsPerRequest: 20 } });
+  }, 60_000);
+  afterAll(() => tight.stop());
+
+  it("refuses what a request asks of the database once its own time is spent; the next request has its own", async () => {
+    // Mutation fields run one after another, each a transaction of several statements: well over 20 ms in all.
+    const creates = Array.from({ length: 100 }, (_, i) => `c${i}: createCollection(input: { name: "budget ${i}" }) { uuid }`).join(" ");
+    const r = await gql(tight.url, `mutation { ${creates} }`, {}, tight.rootToken);
+    const made = Object.values(r.data ?? {}).filter(Boolean);
+    expect(made.length).toBeGreaterThanOrEqual(1);
+    expect(made.length).toBeLessThan(100);
+    expect(new Set(codes(r))).toEqual(new Set(["QUERY_TOO_COMPLEX"]));
+    expect((await ok(gql(tight.url, `mutation { createCollection(input: { name: "next" }) { uuid } }`, {}, tight.rootToken))).createCollection.uuid).toBeTruthy();
+  }, 60_000);
 });
 
 describe("slow clients", () => {

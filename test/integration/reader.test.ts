@@ -5,7 +5,8 @@
  * count towards a request's database-time budget like Prisma's.
  */
 import { Prisma } from "@prisma/client";
-import { withDatabaseBudget } from "../../src/db/queryBudget";
+import { DatabaseClock } from "../../src/db/queryBudget";
+import { budgetedReader } from "../../src/db/reader";
 import { COLLECTION_COLUMNS, GROUP_COLUMNS, USER_COLUMNS } from "../../src/localdb/sql";
 import { createUserWithToken, ok, gql, startTestCluster, type TestCluster } from "../helpers/federation";
 
@@ -61,18 +62,17 @@ it("answers the same statement with other values correctly (a prepared statement
 });
 
 it("charges its statements to the request's database-time budget", async () => {
-  const outcomes = await withDatabaseBudget(5, async () => {
-    const seen: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      try {
-        await z.db.reader.rows(Prisma.sql`SELECT pg_sleep(0.02)::text AS slept`);
-        seen.push("ok");
-      } catch (e) {
-        seen.push((e as { extensions?: { code?: string } }).extensions?.code ?? String(e));
-      }
+  const clock = new DatabaseClock(5);
+  const reader = budgetedReader(z.db.reader, clock);
+  const seen: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    try {
+      await reader.rows(Prisma.sql`SELECT pg_sleep(0.02)::text AS slept`);
+      seen.push("ok");
+    } catch (e) {
+      seen.push((e as { extensions?: { code?: string } }).extensions?.code ?? String(e));
     }
-    return seen;
-  });
-  expect(outcomes).toEqual(["ok", "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"]);
-  await withDatabaseBudget(5, () => z.db.reader.rows(Prisma.sql`SELECT 1 AS one`));
+  }
+  expect(seen).toEqual(["ok", "QUERY_TOO_COMPLEX", "QUERY_TOO_COMPLEX"]);
+  await budgetedReader(z.db.reader, new DatabaseClock(5)).rows(Prisma.sql`SELECT 1 AS one`);
 });
