@@ -7,7 +7,10 @@
  * seed, 2k users); the load comes from wrk (Debian's `wrk`, another process), BENCH_CONNECTIONS
  * connections, in alternating rounds: every round runs each server once, in a rotated order,
  * so a slow moment of the shared machine lands on all of them. Reported: medians over the
- * rounds of req/s, p50 and p99, and fedgate's req/s as a ratio of each peer's.
+ * rounds of req/s, p50 and p99, and fedgate's req/s as a ratio of each peer's. The Apollo
+ * servers (fedgate and its two peers) run as plain JavaScript compiled for this run into
+ * bench/.build, with NODE_ENV=production, as `fedgate serve` runs (and as PostGraphile gets):
+ * under tsx's loader, with its source maps, they would cost ~20% more CPU per request.
  *
  * Then the federated list, fedgate only: collections over the local cluster and two remotes,
  * each remote behind a 20 ms (each way) latency proxy, sequential requests: its wall time
@@ -23,7 +26,7 @@
  * Benchmarks print numbers; they never assert.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLUSTER, type Ready, type Role } from "./overheadServer";
@@ -95,6 +98,20 @@ const WORKLOADS: Workload[] = [
 
 // ---------------------------------------------------------------- processes
 
+const ROOT = join(__dirname, "..");
+let compiled: string | undefined;
+
+/** bench/overheadServer.ts as plain JavaScript, compiled once per run (with src and the test helpers it uses). */
+function compiledServer(): string {
+  if (compiled) return compiled;
+  const out = join(__dirname, ".build");
+  rmSync(out, { recursive: true, force: true });
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.json"), "--outDir", out, "--sourceMap", "false"], { stdio: "inherit" });
+  // The code finds the GraphQL schema and the migrations beside its own folders.
+  for (const dir of ["schema", "prisma"]) if (!existsSync(join(out, dir))) symlinkSync(join(ROOT, dir), join(out, dir));
+  return (compiled = join(out, "bench", "overheadServer.js"));
+}
+
 function start(role: Role | "postgraphile", env: Record<string, string | undefined> = {}): Promise<Server> {
   const name: ServerName = role === "federation" || role === "idle" ? "fedgate" : role;
   let child: ChildProcess;
@@ -107,9 +124,9 @@ function start(role: Role | "postgraphile", env: Record<string, string | undefin
     });
   } else {
     const prof = process.env.BENCH_CPU_PROF && role === "fedgate" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    child = fork(join(__dirname, "overheadServer.ts"), [role], {
-      execArgv: ["--import", "tsx", ...prof],
-      env: { ...process.env, ...env },
+    child = fork(compiledServer(), [role], {
+      execArgv: prof,
+      env: { ...process.env, ...env, NODE_ENV: "production" },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
   }
@@ -264,12 +281,12 @@ async function federated(): Promise<void> {
   }
 }
 
-/** RSS of a fresh, unseeded fedgate process a few seconds after it listens (tsx's loader included). */
+/** RSS of a fresh, unseeded fedgate process a few seconds after it listens. */
 async function idleRss(): Promise<void> {
   const s = await start("idle");
   try {
     await new Promise((r) => setTimeout(r, 3000));
-    console.log(`idle RSS of one fresh cluster (its own process, under tsx): ${fmt.int(rssMb(s.child.pid))} MB`);
+    console.log(`idle RSS of one fresh cluster (its own process): ${fmt.int(rssMb(s.child.pid))} MB`);
   } finally {
     await stop(s);
   }

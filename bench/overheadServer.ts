@@ -1,6 +1,6 @@
 /**
- * One server of the overhead benchmark (bench/overhead.ts), in its own process, started by it
- * with `node --import tsx bench/overheadServer.ts <role>`; it answers on IPC with a `Ready`
+ * One server of the overhead benchmark (bench/overhead.ts), in its own process, compiled and
+ * started by it (or alone: `node --import tsx bench/overheadServer.ts <role>`); it answers on IPC with a `Ready`
  * message once it listens, and stops (dropping its database) on SIGTERM.
  *
  * Roles:
