@@ -189,13 +189,17 @@ export function operationCost(
  * error (HTTP 400) with code QUERY_TOO_COMPLEX and the computed cost in the message.
  */
 export function queryCostPlugin(budget: CostBudget): ApolloServerPlugin {
-  // An operation that declares no variables costs the same every time (Apollo hands back the
-  // same parsed document for the same text): computed once per operation, not per request.
+  // An operation whose cost reads none of its variables (most: a uuid is no page size) costs the
+  // same every time, and Apollo hands back the same parsed document for the same text: it is
+  // computed once per operation, not per request.
   const constantCosts = new WeakMap<OperationDefinitionNode, number>();
   const costOf = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Variables): number => {
-    if (operation.variableDefinitions?.length) return operationCost(schema, document, operation, variables, budget);
-    let cost = constantCosts.get(operation);
-    if (cost === undefined) constantCosts.set(operation, (cost = operationCost(schema, document, operation, {}, budget)));
+    const known = constantCosts.get(operation);
+    if (known !== undefined) return known;
+    let readVariables = false;
+    const watched = new Proxy(variables, { get: (target, name) => ((readVariables = true), Reflect.get(target, name)) });
+    const cost = operationCost(schema, document, operation, watched, budget);
+    if (!readVariables) constantCosts.set(operation, cost);
     return cost;
   };
   return {
