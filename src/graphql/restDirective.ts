@@ -90,6 +90,7 @@ function isValidationMinimum(rest: RestAnnotation): boolean {
 function deniedPath(ctx: RequestContext, rest: RestAnnotation, source: unknown, args: Record<string, unknown>): string | undefined {
   const p = authorizeCaller(ctx, rest);
   if (!p || (p.saltedFor && isValidationMinimum(rest))) return undefined;
+  if (p.scopeSets.every((s) => s === null)) return undefined; // unscoped: every path is allowed, none need expanding
   return restPaths(rest.path, args, source).find((path) => !allAllow(p.scopeSets, rest.method, path));
 }
 
