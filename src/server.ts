@@ -154,7 +154,8 @@ function requestUrl(target: string | undefined): URL | undefined {
 
 /** The whole response body, or undefined when it exceeds `max` bytes. */
 async function responseText(body: HTTPGraphQLResponse["body"], max: number): Promise<string | undefined> {
-  if (body.kind === "complete") return Buffer.byteLength(body.string) > max ? undefined : body.string;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most answers are under the cap without counting.
+  if (body.kind === "complete") return body.string.length * 3 <= max || Buffer.byteLength(body.string) <= max ? body.string : undefined;
   let text = "";
   for await (const chunk of body.asyncIterator) {
     text += chunk;

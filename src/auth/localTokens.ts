@@ -99,18 +99,21 @@ export interface RevocationHints {
 const NO_HINTS: RevocationHints = { enqueue: async () => {}, enqueueForMembers: async () => {}, deliver: async () => {} };
 
 /**
- * A constant-time test of whether a presented secret (of any length) is `expected`, which is
- * hashed once here rather than on every request: both sides are hashed to one length, and
- * timingSafeEqual then compares in constant time.
+ * A test of whether a presented secret is the configured `expected` one, asked of every request
+ * (the system root token): constant time in the secret's content; only its length shows, as
+ * with Arvados' subtle.ConstantTimeCompare. No hash per request.
  */
 export function secretMatcher(expected: string): (presented: string) => boolean {
-  const want = createHash("sha256").update(expected).digest();
-  return (presented) => timingSafeEqual(createHash("sha256").update(presented).digest(), want);
+  const want = Buffer.from(expected);
+  return (presented) => {
+    const got = Buffer.from(presented);
+    return got.length === want.length && timingSafeEqual(got, want);
+  };
 }
 
-/** Constant-time comparison of two secrets of any length. */
+/** Constant-time comparison of two secrets of any length (hashed first, so not even the length shows). */
 export function sameSecret(a: string, b: string): boolean {
-  return secretMatcher(b)(a);
+  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 }
 
 export class LocalTokens implements TokenCaches {
