@@ -4,11 +4,13 @@
  */
 import { PrismaClient } from "@prisma/client";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Client as PgClient, Pool } from "pg";
+import { setFlagsFromString } from "node:v8";
 import { lockDataDir } from "./dataDirLock";
-import { pgliteTemplate } from "./pgliteTemplate";
+import { pgliteTemplate, templateFs } from "./pgliteTemplate";
+import { log } from "../log";
 import { pgReader, pgliteReader, type Reader } from "./reader";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
@@ -33,10 +35,15 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Where the dump a new in-memory PGlite starts from is cached (src/db/pgliteTemplate.ts); default the OS temp folder. */
   pgliteTemplateDir?: string;
+  /**
+   * The migrations a new in-memory PGlite database starts with already applied (its dump is
+   * made with them): default prisma/migrations, so migrate() finds nothing to do; null: none.
+   */
+  pgliteMigrations?: string | null;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts.dataDir, opts.pgliteTemplateDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts);
 }
 
 function openPostgres(url: string): Database {
@@ -66,17 +73,45 @@ function openPostgres(url: string): Database {
 
 /**
  * PGlite's files live in memory (MEMFS) or in the OS page cache (a data folder), so PostgreSQL's
- * own 128 MB default buffer cache mostly holds a second copy of pages already in memory; 16 MB
- * cuts an idle in-memory cluster's RSS by ~145 MB (bench/overhead.ts measures it).
+ * own buffer cache mostly holds a second copy of pages already in memory: its 128 MB default cost
+ * an idle in-memory cluster ~145 MB of RSS (bench/overhead.ts); 8 MB instead of 16 MB another
+ * ~8 MB (bench/idleMemory.ts: 219 -> 210 MB).
  */
-const PGLITE_SETTINGS = ["-c", "shared_buffers=16MB"];
+const PGLITE_SETTINGS = ["-c", "shared_buffers=8MB"];
 
-async function openPglite(dataDir?: string, templateDir?: string): Promise<Database> {
+/**
+ * A process with an in-memory PGlite runs WebAssembly with V8's baseline compiler (Liftoff) only:
+ * V8 otherwise recompiles PostgreSQL's hot functions (some of them huge) with its optimising
+ * compiler on background threads, and the memory those compilations take stays with the process
+ * (glibc keeps it in the threads' malloc arenas): compiled `fedgate serve` on in-memory PGlite idled
+ * at 270-300 MB RSS with it, 219 without, and started in 1.1-1.4 s instead of 2.5 s; a loop of
+ * small PGlite queries runs ~13% slower once warm. The flag is process-wide (it also covers
+ * Prisma's query compiler), so it is set only where an in-memory database is opened.
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString("--liftoff-only");
+}
+
+/** A new in-memory database's file system, holding the cached dump (src/db/pgliteTemplate.ts); undefined: PGlite's own (initdb here). */
+async function templateFileSystem(opts: DatabaseOptions): Promise<PGliteOptions["fs"]> {
+  const path = await pgliteTemplate({ folder: opts.pgliteTemplateDir, migrations: opts.pgliteMigrations });
+  if (path === undefined) return undefined;
+  try {
+    return templateFs(path);
+  } catch (e) {
+    log.warn("cannot load PGlite's initialised database; creating it in this process", { error: (e as Error).message });
+    return undefined;
+  }
+}
+
+async function openPglite(opts: DatabaseOptions): Promise<Database> {
+  const { dataDir } = opts;
   const release = dataDir ? lockDataDir(dataDir) : () => undefined;
   let pglite: PGlite;
   try {
-    const loadDataDir = dataDir ? undefined : await pgliteTemplate(templateDir);
-    pglite = await PGlite.create({ dataDir, loadDataDir, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+    if (!dataDir) baselineWasmOnly();
+    const fs = dataDir ? undefined : await templateFileSystem(opts);
+    pglite = await PGlite.create({ dataDir, fs, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   } catch (e) {
     release();
     throw e;

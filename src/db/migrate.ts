@@ -45,6 +45,24 @@ function quote(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
+/** What migrate() runs for one migration: it and its record, in one transaction. */
+function migrationScript(m: Migration, id: string): string {
+  return `BEGIN;\n${m.sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+         VALUES (${quote(id)}, ${quote(m.checksum)}, ${quote(m.name)}, now(), now(), 1);\nCOMMIT;`;
+}
+
+/**
+ * The scripts migrate() runs on an empty database, in order (for a database made elsewhere,
+ * src/db/pgliteTemplate.ts), and a digest of them that changes with any migration or with how
+ * they are recorded.
+ */
+export function freshDatabaseScripts(dir = MIGRATIONS_DIR): { scripts: string[]; digest: string } {
+  const migrations = listMigrations(dir);
+  const digest = createHash("sha256").update(BOOKKEEPING_DDL);
+  for (const m of migrations) digest.update("\0").update(migrationScript(m, ""));
+  return { scripts: [`${BOOKKEEPING_DDL};`, ...migrations.map((m) => migrationScript(m, randomUUID()))], digest: digest.digest("hex") };
+}
+
 /** Applies pending migrations; returns the names applied. */
 export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   const runner = await db.openSqlRunner();
@@ -58,10 +76,7 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
     const done: string[] = [];
     for (const m of listMigrations(dir)) {
       if (applied.has(m.name)) continue;
-      await runner.exec(
-        `BEGIN;\n${m.sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
-         VALUES (${quote(randomUUID())}, ${quote(m.checksum)}, ${quote(m.name)}, now(), now(), 1);\nCOMMIT;`,
-      );
+      await runner.exec(migrationScript(m, randomUUID()));
       done.push(m.name);
     }
     return done;
