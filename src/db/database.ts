@@ -48,7 +48,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
 
 /** A pool of `max` connections to `url`; `options`: the sessions' settings (libpq's `options`). */
 function pool(url: string, max: number, options?: string): Pool {
-  const p = new Pool({ connectionString: url, max, ...(options ? { options } : {}) });
+  const p = new Pool({ connectionString: url, max, options });
   // pg drops a connection that fails while idle from the pool; without a listener the error would end the process.
   p.on("error", () => undefined);
   return p;

@@ -9,8 +9,8 @@
  */
 import { types as pgTypes } from "pg";
 
-const TIMESTAMPTZ = 1184;
-const general = pgTypes.getTypeParser(TIMESTAMPTZ, "text") as (text: string) => Date | number | null;
+export const TIMESTAMPTZ_OID = 1184;
+const general = pgTypes.getTypeParser(TIMESTAMPTZ_OID, "text") as (text: string) => Date | number | null;
 
 const ZERO = 48;
 
@@ -61,5 +61,3 @@ export function parseTimestamptz(text: string): Date | number | null {
   const ms = commonFormMs(text);
   return Number.isNaN(ms) ? general(text) : new Date(ms);
 }
-
-export const TIMESTAMPTZ_OID = TIMESTAMPTZ;
