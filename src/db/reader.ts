@@ -1,14 +1,14 @@
 /**
  * The hot read path outside Prisma. A list or a look-up through Prisma's client and its
  * query-compiler WebAssembly costs ~0.5 ms of this process's CPU per query; the same SQL as a
- * `pg` prepared statement (PostgreSQL) or PGlite's own `query` costs a fraction of that
+ * prepared statement (`pg` on PostgreSQL, PGlite's protocol on PGlite) costs a fraction of that
  * (README, "Overhead against servers that check nothing"). Prisma keeps the schema, the
  * migrations, the writes and every transaction; the reader runs single read-only statements
  * built with `Prisma.sql`, and returns rows typed as `$queryRaw` would (test/integration/reader.test.ts).
  * Each statement is traced like Prisma's; `budgetedReader` charges them to a request's clock.
  */
 import type { Prisma } from "@prisma/client";
-import type { PGlite } from "@electric-sql/pglite";
+import { protocol as pgliteProtocol, type messages as pgliteMessages, type PGlite } from "@electric-sql/pglite";
 import { types as pgTypes, type Pool, type QueryResultRow } from "pg";
 import { tracedQuery, type DatabaseClock } from "./queryBudget";
 import { parseTimestamptz, TIMESTAMPTZ_OID } from "./timestampText";
@@ -51,10 +51,78 @@ export function pgReader(pool: Pool): Reader {
   };
 }
 
-/** PGlite: its own `query` (extended protocol, its own type parsers), skipping the Prisma adapter. */
+/** A statement prepared on PGlite's one session: its name, parameter types and columns. */
+interface PglitePrepared {
+  name: string;
+  paramTypes: number[];
+  columns: { name: string; parse: ((text: string, oid: number) => unknown) | undefined; oid: number }[];
+}
+
+/**
+ * PGlite: one named prepared statement per distinct SQL text on its one session, each execution
+ * one call into PostgreSQL (Bind, Execute and Sync in one buffer). PGlite's own `query` makes
+ * six calls per statement (Parse, Describe, Bind, Describe, Execute, Sync), each with its
+ * own trip through the WebAssembly and its messages, and PostgreSQL parses and plans the text
+ * every time; a named statement is parsed once, and PostgreSQL's plan cache keeps its plan once
+ * it finds a generic one as good. Like `query`, it waits for any open transaction to end
+ * (the transaction lock) and runs alone (the query lock): the reader never runs inside another
+ * caller's transaction. The values get PGlite's serialisers and the columns its parsers, so the
+ * rows are what `query` gave.
+ */
 export function pgliteReader(pglite: PGlite): Reader {
-  const parsers = { [INT8]: toBigInt };
+  const { serialize } = pgliteProtocol;
+  const prepared = new Map<string, PglitePrepared>();
+  const parserFor = (oid: number) => (oid === INT8 ? toBigInt : pglite.parsers[oid]);
+  const call = (...messages: Uint8Array[]) => pglite.execProtocolStream(concat(messages), { syncToFs: false });
+
+  async function prepare(text: string): Promise<PglitePrepared> {
+    const name = `fedgate_read_${prepared.size}`;
+    const replies = await call(serialize.parse({ name, text }), serialize.describe({ type: "S", name }), serialize.sync());
+    const params = replies.find((m): m is pgliteMessages.ParameterDescriptionMessage => m.name === "parameterDescription");
+    const row = replies.find((m): m is pgliteMessages.RowDescriptionMessage => m.name === "rowDescription");
+    const columns = (row?.fields ?? []).map((f) => ({ name: f.name, oid: f.dataTypeID, parse: parserFor(f.dataTypeID) }));
+    const statement = { name, paramTypes: params?.dataTypeIDs ?? [], columns };
+    prepared.set(text, statement);
+    return statement;
+  }
+
+  async function run<T>(sql: Prisma.Sql): Promise<T[]> {
+    const statement = prepared.get(sql.text) ?? (await prepare(sql.text));
+    const values = sql.values.map((v, i) => {
+      if (v == null) return null;
+      const serializer = pglite.serializers[statement.paramTypes[i]];
+      return serializer ? serializer(v) : String(v);
+    });
+    const replies = await call(serialize.bind({ statement: statement.name, values }), serialize.execute({}), serialize.sync());
+    const rows: T[] = [];
+    for (const m of replies) {
+      if (m.name !== "dataRow") continue;
+      const fields = (m as pgliteMessages.DataRowMessage).fields;
+      const row: Record<string, unknown> = {};
+      statement.columns.forEach((c, i) => {
+        const text = fields[i];
+        row[c.name] = text === null ? null : c.parse ? c.parse(text, c.oid) : text;
+      });
+      rows.push(row as T);
+    }
+    return rows;
+  }
+
   return {
-    rows: <T>(sql: Prisma.Sql) => traced(async () => (await pglite.query<T>(sql.text, sql.values, { parsers })).rows),
+    rows: <T>(sql: Prisma.Sql) =>
+      traced(async () => {
+        await pglite._checkReady();
+        return pglite._runExclusiveTransaction(() => pglite._runExclusiveQuery(() => run<T>(sql)));
+      }),
   };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }

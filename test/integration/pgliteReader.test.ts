@@ -1,0 +1,78 @@
+/**
+ * The PGlite side of the hot-read path (src/db/reader.ts): named prepared statements on PGlite's
+ * one session, run with one call each. These open their own in-memory PGlite, whichever
+ * database the rest of the suite runs on: that one session is shared with Prisma, so the reader
+ * must never run inside a transaction of Prisma's, and a failed statement must not leave the
+ * session in a failed state.
+ */
+import { Prisma } from "@prisma/client";
+import { openDatabase, type Database } from "../../src/db/database";
+import { migrate } from "../../src/db/migrate";
+
+let db: Database;
+
+beforeAll(async () => {
+  db = await openDatabase({});
+  await migrate(db);
+});
+afterAll(() => db?.close());
+
+const userByEmail = (email: string) => Prisma.sql`SELECT u.uuid, u.email FROM users u WHERE u.email = ${email}`;
+
+async function addUser(tx: Prisma.TransactionClient, n: number): Promise<string> {
+  const email = `u${n}@reader.example`;
+  await tx.user.create({ data: { uuid: `zzzzz-tpzed-reader${String(n).padStart(10, "0")}`, email } });
+  return email;
+}
+
+it("parses each statement text once and runs it with each call's values", async () => {
+  const emails = [];
+  for (let n = 0; n < 3; n++) emails.push(await addUser(db.prisma, n));
+  for (const email of [...emails, emails[0]]) expect(await db.reader.rows(userByEmail(email))).toEqual([expect.objectContaining({ email })]);
+  const prepared = await db.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = ${userByEmail("").text}`;
+  expect(prepared[0].n).toBe(1n);
+});
+
+it("waits for an open transaction to end instead of reading inside it (committed)", async () => {
+  const events: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let added!: (email: string) => void;
+  const inserted = new Promise<string>((r) => (added = r));
+  const tx = db.prisma.$transaction(async (t) => {
+    added(await addUser(t, 10));
+    await gate;
+    events.push("commit");
+  });
+  const email = await inserted;
+  const read = db.reader.rows(userByEmail(email)).then((rows) => (events.push("read"), rows));
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  await tx;
+  expect(await read).toHaveLength(1);
+  expect(events).toEqual(["commit", "read"]);
+});
+
+it("does not see what a transaction rolls back", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let added!: (email: string) => void;
+  const inserted = new Promise<string>((r) => (added = r));
+  const tx = db.prisma.$transaction(async (t) => {
+    added(await addUser(t, 11));
+    await gate;
+    throw new Error("rolled back");
+  });
+  const read = db.reader.rows(userByEmail(await inserted));
+  release();
+  await expect(tx).rejects.toThrow("rolled back");
+  expect(await read).toEqual([]);
+});
+
+it("leaves the session usable after a statement fails, in its values or in its text", async () => {
+  await expect(db.reader.rows(Prisma.sql`SELECT ${"x"}::int AS n`)).rejects.toMatchObject({ code: "22P02" });
+  await expect(db.reader.rows(Prisma.sql`SELEC 1`)).rejects.toMatchObject({ code: "42601" });
+  expect(await db.reader.rows(Prisma.sql`SELECT ${"7"}::int AS n`)).toEqual([{ n: 7 }]);
+  expect(await db.reader.rows(Prisma.sql`SELECT ${"x"}::text AS s, ${2}::int AS n`)).toEqual([{ s: "x", n: 2 }]);
+  await expect(db.prisma.$queryRaw`SELECT 1 AS one`).resolves.toEqual([{ one: 1 }]);
+});
