@@ -22,11 +22,16 @@ export async function collectionList(
   c: Caller,
   o: ListOptions & { ownerUuid?: string },
 ): Promise<Page<CollectionRecord>> {
-  const search = o.search ? Prisma.sql`AND lower(c.name) LIKE ${containsPattern(o.search)}` : Prisma.empty;
-  const owner = o.ownerUuid ? Prisma.sql`AND c.owner_uuid = ${o.ownerUuid}` : Prisma.empty;
+  const search = o.search ? Prisma.sql`AND lower(x.name) LIKE ${containsPattern(o.search)}` : Prisma.empty;
+  const owner = o.ownerUuid ? Prisma.sql`AND x.owner_uuid = ${o.ownerUuid}` : Prisma.empty;
+  // The page's uuids first, then its rows: the key's index carries owner_uuid (migration
+  // 20261203600000), so finding the page walks that index alone, however many collections it
+  // passes over that the caller may not read, and only the page's rows are fetched.
   const rows = await ctx.reader.rows<CollectionRecord>(Prisma.sql`
-    SELECT ${COLLECTION_COLUMNS} FROM collections c
-    WHERE ${collectionReadable(c.principal)} ${search} ${owner} ${afterClause("c", o)} ${pageTail("c", o)}`);
+    SELECT ${COLLECTION_COLUMNS} FROM collections c WHERE c.uuid IN (
+      SELECT x.uuid FROM collections x
+      WHERE ${collectionReadable(c.principal, "x")} ${search} ${owner} ${afterClause("x", o)} ${pageTail("x", o)})
+    ORDER BY c.uuid`);
   return toPage(rows, o.first);
 }
 
