@@ -84,3 +84,13 @@ it("plans its statements once on PostgreSQL (generic plans in its own sessions),
   expect(prisma.mode).toBe("auto");
   expect(read.mode).toBe(z.db.kind === "postgresql" ? "force_generic_plan" : "auto");
 });
+
+// PostgreSQL only (PGlite is one session that never closes): a lull longer than pg's default
+// 10 s idle timeout does not close the reader's connection, so the next read finds its session.
+(process.env.DATABASE_URL ? it : it.skip)("keeps an idle connection open through a lull longer than pg's default 10 s (PostgreSQL only)", async () => {
+  const backend = Prisma.sql`SELECT pg_backend_pid() AS pid`;
+  const [before] = await z.db.reader.rows<{ pid: number }>(backend);
+  await new Promise((r) => setTimeout(r, 11_000));
+  const [after] = await z.db.reader.rows<{ pid: number }>(backend);
+  expect(after.pid).toBe(before.pid);
+}, 20_000);
