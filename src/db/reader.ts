@@ -73,7 +73,7 @@ export function pgliteReader(pglite: PGlite): Reader {
   const { serialize } = pgliteProtocol;
   const prepared = new Map<string, PglitePrepared>();
   const parserFor = (oid: number) => (oid === INT8 ? toBigInt : pglite.parsers[oid]);
-  const call = (...messages: Uint8Array[]) => pglite.execProtocolStream(concat(messages), { syncToFs: false });
+  const call = (...messages: Uint8Array[]) => pglite.execProtocolStream(Buffer.concat(messages), { syncToFs: false });
 
   async function prepare(text: string): Promise<PglitePrepared> {
     const name = `fedgate_read_${prepared.size}`;
@@ -115,14 +115,4 @@ export function pgliteReader(pglite: PGlite): Reader {
         return pglite._runExclusiveTransaction(() => pglite._runExclusiveQuery(() => run<T>(sql)));
       }),
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
  * On whichever database the suite runs (PGlite is PostgreSQL too).
  */
 import { Prisma } from "@prisma/client";
+import { systemUser } from "../../src/auth/authenticator";
 import type { Caller } from "../../src/auth/principal";
 import type { Reader } from "../../src/db/reader";
 import type { LocalContext } from "../../src/localdb/context";
@@ -13,14 +14,13 @@ import { createUserWithToken, startTestCluster, type TestCluster } from "../help
 
 let z: TestCluster;
 let alice: { uuid: string };
-const ROOT = "zzzzz-tpzed-000000000000000";
 
 beforeAll(async () => {
   z = await startTestCluster("zzzzz");
   alice = await createUserWithToken(z, "alice@example.org");
   // 3,000 collections alice may not read, 30 of her own among them (every hundredth in uuid order).
   await z.db.prisma.$executeRawUnsafe(`INSERT INTO collections (uuid, name, owner_uuid)
-    SELECT 'zzzzz-4zz18-' || lpad(i::text, 15, '0'), 'c' || i, CASE WHEN i % 100 = 50 THEN '${alice.uuid}' ELSE '${ROOT}' END
+    SELECT 'zzzzz-4zz18-' || lpad(i::text, 15, '0'), 'c' || i, CASE WHEN i % 100 = 50 THEN '${alice.uuid}' ELSE '${systemUser("zzzzz").uuid}' END
     FROM generate_series(0, 2999) AS i`);
   await z.db.prisma.$executeRawUnsafe("ANALYZE collections");
 });

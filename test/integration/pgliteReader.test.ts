@@ -33,18 +33,26 @@ it("parses each statement text once and runs it with each call's values", async 
   expect(prepared[0].n).toBe(1n);
 });
 
-it("waits for an open transaction to end instead of reading inside it (committed)", async () => {
-  const events: string[] = [];
+/**
+ * A Prisma transaction that has added a user and stays open until `release`, then runs `end`
+ * (returning commits it, throwing rolls it back).
+ */
+async function openTransactionWithUser(n: number, end: () => void) {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let added!: (email: string) => void;
   const inserted = new Promise<string>((r) => (added = r));
   const tx = db.prisma.$transaction(async (t) => {
-    added(await addUser(t, 10));
+    added(await addUser(t, n));
     await gate;
-    events.push("commit");
+    end();
   });
-  const email = await inserted;
+  return { email: await inserted, release, tx };
+}
+
+it("waits for an open transaction to end instead of reading inside it (committed)", async () => {
+  const events: string[] = [];
+  const { email, release, tx } = await openTransactionWithUser(10, () => events.push("commit"));
   const read = db.reader.rows(userByEmail(email)).then((rows) => (events.push("read"), rows));
   await new Promise((r) => setTimeout(r, 50));
   release();
@@ -54,16 +62,10 @@ it("waits for an open transaction to end instead of reading inside it (committed
 });
 
 it("does not see what a transaction rolls back", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let added!: (email: string) => void;
-  const inserted = new Promise<string>((r) => (added = r));
-  const tx = db.prisma.$transaction(async (t) => {
-    added(await addUser(t, 11));
-    await gate;
+  const { email, release, tx } = await openTransactionWithUser(11, () => {
     throw new Error("rolled back");
   });
-  const read = db.reader.rows(userByEmail(await inserted));
+  const read = db.reader.rows(userByEmail(email));
   release();
   await expect(tx).rejects.toThrow("rolled back");
   expect(await read).toEqual([]);
