@@ -7,7 +7,8 @@
  * seed, 2k users); the load comes from wrk (Debian's `wrk`, another process), BENCH_CONNECTIONS
  * connections, in alternating rounds: every round runs each server once, in a rotated order,
  * so a slow moment of the shared machine lands on all of them. Reported: medians over the
- * rounds of req/s, p50 and p99, and fedgate's req/s as a ratio of each peer's. The Apollo
+ * rounds of req/s, p50 and p99, CPU per request (the server's process and PostgreSQL's, from
+ * /proc: steadier than req/s on a loaded machine), and fedgate's req/s as a ratio of each peer's. The Apollo
  * servers (fedgate and its two peers) run as plain JavaScript compiled for this run into
  * bench/.build, with NODE_ENV=production, as `fedgate serve` runs (and as PostGraphile gets):
  * under tsx's loader, with its source maps, they would cost ~20% more CPU per request.
@@ -26,7 +27,7 @@
  * Benchmarks print numbers; they never assert.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLUSTER, type Ready, type Role } from "./overheadServer";
@@ -155,6 +156,44 @@ interface Run {
   p50: number;
   p99: number;
   bad: number;
+  /** CPU per request, ms: the server's own process, and all of PostgreSQL's processes. */
+  serverCpu: number;
+  postgresCpu: number;
+}
+
+// ---------------------------------------------------------------- CPU (/proc)
+
+/** Linux's clock tick for /proc's CPU times (USER_HZ, 100 on every Linux that matters). */
+const TICK_MS = 10;
+
+/** user + system CPU of one process so far, in ms (0 once it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU of every PostgreSQL process so far, in ms: the backends serving each server's pool and
+ * the background workers alike (on PGlite there are none; its CPU is the server's own). A
+ * backend that exits during a run loses its share, which the pools' idle time makes rare.
+ */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuMs(Number(entry));
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
 }
 
 function requireWrk(): void {
@@ -186,14 +225,24 @@ function ms(value: string, unit: string): number {
   return Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN);
 }
 
-function wrk(url: string, script: string, seconds: number, connections: number): Run {
+function wrk(url: string, script: string, seconds: number, connections: number, pid = 0): Run {
+  const [server0, postgres0] = [cpuMs(pid), postgresCpuMs()];
   const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, `${url}/graphql`]).toString();
+  const [server1, postgres1] = [cpuMs(pid), postgresCpuMs()];
   const pct = (p: string) => {
     const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
     return m ? ms(m[1], m[2]) : NaN;
   };
   const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: .*?(\d+) timeout/.exec(out)?.[1] ?? 0);
-  return { perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), p50: pct("50"), p99: pct("99"), bad };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  return {
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50: pct("50"),
+    p99: pct("99"),
+    bad,
+    serverCpu: (server1 - server0) / requests,
+    postgresCpu: (postgres1 - postgres0) / requests,
+  };
 }
 
 const median = (xs: number[]) => summarize(xs).p50;
@@ -229,18 +278,19 @@ async function sideBySide(servers: Server[], fx: NonNullable<Ready["fixtures"]>,
     for (let round = 0; round < rounds; round++)
       for (let k = 0; k < runnable.length; k++) {
         const r = runnable[(k + round) % runnable.length];
-        runs.get(r.s.name)!.push(wrk(r.s.ready.url, r.script, seconds, connections));
+        runs.get(r.s.name)!.push(wrk(r.s.ready.url, r.script, seconds, connections, r.s.child.pid));
       }
     const fedRate = median(runs.get("fedgate")!.map((x) => x.perSecond));
     heading(`overhead: ${w.name} — ${machine()}`);
     console.log(
       table(
-        ["server", "req/s (median)", "p50 ms", "p99 ms", "non-2xx", "fedgate ÷ server"],
+        ["server", "req/s (median)", "p50 ms", "p99 ms", "non-2xx", "CPU ms/req: server", "PostgreSQL", "fedgate ÷ server"],
         runnable.map(({ s }) => {
           const rs = runs.get(s.name)!;
           const rate = median(rs.map((x) => x.perSecond));
           return [s.name, fmt.rate(rate), fmt.ms(median(rs.map((x) => x.p50))), fmt.ms(median(rs.map((x) => x.p99))),
-            String(rs.reduce((a, x) => a + x.bad, 0)), (fedRate / rate).toFixed(2)];
+            String(rs.reduce((a, x) => a + x.bad, 0)), median(rs.map((x) => x.serverCpu)).toFixed(3),
+            median(rs.map((x) => x.postgresCpu)).toFixed(3), (fedRate / rate).toFixed(2)];
         }),
       ),
     );

@@ -11,7 +11,8 @@ import { setFlagsFromString } from "node:v8";
 import { lockDataDir } from "./dataDirLock";
 import { pgliteTemplate, templateFs } from "./pgliteTemplate";
 import { log } from "../log";
-import { pgReader, pgliteReader, type Reader } from "./reader";
+import { pgReader, pgliteReader } from "./reader";
+import { DEFAULT_SNAPSHOT_CACHE, snapshotCachedReader, type SnapshotCachedReader, type SnapshotCacheLimits } from "./snapshotCache";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
 export interface SqlRunner {
@@ -21,8 +22,11 @@ export interface SqlRunner {
 
 export interface Database {
   prisma: PrismaClient;
-  /** Hot single-statement reads on the same database, outside Prisma (src/db/reader.ts). */
-  reader: Reader;
+  /**
+   * Hot single-statement reads on the same database, outside Prisma (src/db/reader.ts), answered
+   * from memory while the database is unchanged (src/db/snapshotCache.ts).
+   */
+  reader: SnapshotCachedReader;
   /** "postgresql" or "pglite" (in memory or in a folder). */
   kind: "postgresql" | "pglite";
   /** A connection for migrations; callers close it. */
@@ -33,6 +37,8 @@ export interface Database {
 export interface DatabaseOptions {
   databaseUrl?: string;
   dataDir?: string;
+  /** What the reader keeps between unchanged reads (default DEFAULT_SNAPSHOT_CACHE; maxEntries 0: nothing). */
+  readCache?: SnapshotCacheLimits;
   /** Where the dump a new in-memory PGlite starts from is cached (src/db/pgliteTemplate.ts); default the OS temp folder. */
   pgliteTemplateDir?: string;
   /**
@@ -43,7 +49,7 @@ export interface DatabaseOptions {
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl) : openPglite(opts);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.readCache) : openPglite(opts);
 }
 
 /**
@@ -70,13 +76,13 @@ function pool(url: string, max: number, options?: string): Pool {
  */
 const READER_SESSION = "-c plan_cache_mode=force_generic_plan";
 
-function openPostgres(url: string): Database {
+function openPostgres(url: string, readCache = DEFAULT_SNAPSHOT_CACHE): Database {
   const prismaPool = pool(url, 10);
   const readerPool = pool(url, 10, READER_SESSION);
   const prisma = new PrismaClient({ adapter: new PrismaPg(prismaPool) });
   return {
     prisma,
-    reader: pgReader(readerPool),
+    reader: snapshotCachedReader(pgReader(readerPool), readCache),
     kind: "postgresql",
     async openSqlRunner() {
       const client = new PgClient({ connectionString: url });
@@ -144,7 +150,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   const prisma = new PrismaClient({ adapter });
   return {
     prisma,
-    reader: pgliteReader(pglite),
+    reader: snapshotCachedReader(pgliteReader(pglite), opts.readCache),
     kind: "pglite",
     async openSqlRunner() {
       // PGlite is one in-process connection: share it, and leave closing to the database.

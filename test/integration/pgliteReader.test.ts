@@ -3,7 +3,8 @@
  * one session, run with one call each. These open their own in-memory PGlite, whichever
  * database the rest of the suite runs on: that one session is shared with Prisma, so the reader
  * must never run inside a transaction of Prisma's, and a failed statement must not leave the
- * session in a failed state.
+ * session in a failed state. The snapshot cache in front of it (src/db/snapshotCache.ts) is off
+ * here, so each call reaches the reader itself with the statement as written.
  */
 import { Prisma } from "@prisma/client";
 import { openDatabase, type Database } from "../../src/db/database";
@@ -12,7 +13,7 @@ import { migrate } from "../../src/db/migrate";
 let db: Database;
 
 beforeAll(async () => {
-  db = await openDatabase({});
+  db = await openDatabase({ readCache: { maxEntries: 0, maxBytes: 0, maxAnswerBytes: 0 } });
   await migrate(db);
 });
 afterAll(() => db?.close());
