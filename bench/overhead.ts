@@ -22,7 +22,8 @@
  *
  * Knobs (defaults): BENCH_ROUNDS (5), BENCH_SECONDS (4 per server per round), BENCH_WARMUP
  * (2 s per server per workload), BENCH_CONNECTIONS (20), BENCH_FED_REQUESTS (60),
- * BENCH_WORKLOADS (comma-separated names, default all), BENCH_CPU_PROF (a folder: fedgate runs
+ * BENCH_WORKLOADS (comma-separated names, default all), BENCH_READ_CACHE_MB (fedgate's
+ * readCacheMegabytes, default 32; 0: every read runs), BENCH_CPU_PROF (a folder: fedgate runs
  * with --cpu-prof there), BENCH_USERS/BENCH_COLLECTIONS (seed shape), BENCH_DATABASE_URL.
  * Benchmarks print numbers; they never assert.
  */

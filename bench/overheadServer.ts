@@ -69,7 +69,8 @@ async function fixtures(prisma: PrismaClient, viewer: string): Promise<{ collect
 }
 
 async function fedgate(): Promise<{ ready: Ready; stop: () => Promise<void> }> {
-  const c = await startBenchCluster(CLUSTER);
+  // BENCH_READ_CACHE_MB=0: every read runs (the answers of unchanged reads are not kept).
+  const c = await startBenchCluster(CLUSTER, { readCacheMegabytes: envInt("BENCH_READ_CACHE_MB", 32) });
   const viewer = await createUserWithToken(c, "viewer@bench.example");
   await seedAll(c.db.prisma, viewer.uuid);
   return {

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import type { HeaderMap } from "@apollo/server";
 import type { ClusterConfig } from "./config/config";
 import { openDatabase, type Database } from "./db/database";
+import { readCacheLimits } from "./db/snapshotCache";
 import { migrate } from "./db/migrate";
 import { NO_REPLICAS, clusterBusOf } from "./db/clusterBus";
 import { DatabaseClock, tracedPrisma } from "./db/queryBudget";
@@ -49,7 +50,7 @@ export interface RunningCluster {
 
 /** Opens the database and applies pending migrations; makes sure the system user exists. */
 export async function prepareDatabase(config: ClusterConfig): Promise<Database> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, readCache: readCacheLimits(config.readCacheMegabytes) });
   try {
     const applied = await migrate(db);
     if (applied.length) log.info("migrations applied", { migrations: applied });
@@ -80,7 +81,7 @@ export interface StartOptions {
 
 export async function startCluster(config: ClusterConfig, options: StartOptions = {}): Promise<RunningCluster> {
   const db = await prepareDatabase(config);
-  const metrics = createMetrics(config.clusterId);
+  const metrics = createMetrics(config.clusterId, db.reader.stats);
   const registry = new ClusterRegistry(config);
   const baseTransport: TransportDeps = { selfId: config.clusterId, remoteRequests: metrics.remoteRequests, maxResponseBytes: config.limits.maxRemoteResponseBytes };
   const prisma = tracedPrisma(db.prisma);

@@ -11,10 +11,28 @@ export interface Metrics {
   remoteRecordsDropped: Counter<"cluster">;
 }
 
-export function createMetrics(clusterId: string): Metrics {
+/** How the reader's statements were answered (src/db/snapshotCache.ts), read at each scrape. */
+export interface ReadCounts {
+  hits: number;
+  misses: number;
+}
+
+export function createMetrics(clusterId: string, reads?: ReadCounts): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ fedgate_cluster: clusterId });
   collectDefaultMetrics({ register: registry });
+  if (reads)
+    new Counter({
+      name: "fedgate_reads_total",
+      help: "Hot reads answered from memory (the database unchanged since they last ran) or by the database",
+      labelNames: ["answered_by"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ answered_by: "memory" }, reads.hits);
+        this.inc({ answered_by: "database" }, reads.misses);
+      },
+    });
   return {
     registry,
     remoteRequests: new Counter({

@@ -53,6 +53,11 @@ const schema = z
       .optional(),
     /** Folder for the embedded database; absent (and no databaseUrl): in memory. */
     dataDir: z.string().min(1).optional(),
+    /**
+     * Memory for the answers of hot reads kept while the database is unchanged
+     * (src/db/snapshotCache.ts), in MiB; 0: every read runs.
+     */
+    readCacheMegabytes: z.number().int().min(0).max(4096).default(32),
     /** A request bearing this token acts as the system administrator. */
     systemRootToken: z.string().min(32, "must be at least 32 characters").optional(),
     /** Serve HTTPS with this PEM certificate (chain) and key; absent: HTTP (e.g. behind a TLS proxy). */

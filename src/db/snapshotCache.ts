@@ -40,7 +40,13 @@ export interface SnapshotCachedReader extends Reader {
   readonly stats: { hits: number; misses: number };
 }
 
-export const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 << 20, maxAnswerBytes: 1 << 20 };
+export const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 * 2 ** 20, maxAnswerBytes: 2 ** 20 };
+
+/** The limits for `megabytes` MiB of kept answers (config `readCacheMegabytes`; 0: none kept). */
+export function readCacheLimits(megabytes: number): SnapshotCacheLimits {
+  const maxBytes = megabytes * 2 ** 20;
+  return { ...DEFAULT_SNAPSHOT_CACHE, maxBytes, maxAnswerBytes: Math.min(DEFAULT_SNAPSHOT_CACHE.maxAnswerBytes, maxBytes) };
+}
 
 interface Kept {
   snapshot: string;
@@ -122,7 +128,7 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
 
   async function rows<T>(sql: Prisma.Sql): Promise<T[]> {
     const key = keyOf(sql, keepable);
-    if (key === undefined || limits.maxEntries === 0) return inner.rows<T>(sql);
+    if (key === undefined || limits.maxEntries === 0 || limits.maxBytes === 0) return inner.rows<T>(sql);
     const before = kept.get(key);
     const answer = await inner.rows<GatedRow>(gated(sql, before?.snapshot ?? null));
     const snapshot = answer[0].fedgate_snapshot;

@@ -66,6 +66,24 @@ describe("health, metrics and unknown paths", () => {
     expect(text).toMatch(/^# TYPE fedgate_remote_requests_total counter$/m);
   });
 
+  it("counts hot reads by what answered them: memory (the database unchanged) or the database", async () => {
+    const count = async (by: string) => {
+      const text = await (await fetch(`${z.url}/metrics`)).text();
+      return Number(new RegExp(`^fedgate_reads_total\\{answered_by="${by}"[^}]*\\} (\\d+)$`, "m").exec(text)?.[1]);
+    };
+    const before = { memory: await count("memory"), database: await count("database") };
+    // The same list until one comes from memory (another test file writing to the same
+    // PostgreSQL server between two reads makes the second one a database read).
+    let reads = 0;
+    do {
+      await z.root(`{ collections(first: 3) { nodes { uuid } } }`);
+      reads++;
+    } while ((await count("memory")) === before.memory && reads < 100);
+    const after = { memory: await count("memory"), database: await count("database") };
+    expect(after.memory).toBeGreaterThan(before.memory);
+    expect(after.memory + after.database - before.memory - before.database).toBeGreaterThanOrEqual(reads);
+  });
+
   it("labels requests by forwarding cluster only for clusters it knows, so junk headers add no series", async () => {
     for (const junk of ["qqqqq", "rrrrr", "not a cluster"])
       await fetch(`${z.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", "x-fedgate-forwarded-for": junk }, body: JSON.stringify({ query: "{ clusterId }" }) });

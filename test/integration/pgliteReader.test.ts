@@ -34,6 +34,23 @@ it("parses each statement text once and runs it with each call's values", async 
   expect(prepared[0].n).toBe(1n);
 });
 
+it("plans its statements once (generic plans), and leaves the session's plan_cache_mode to Prisma", async () => {
+  const email = await addUser(db.prisma, 5);
+  for (let i = 0; i < 7; i++) expect(await db.reader.rows(userByEmail(email))).toEqual([expect.objectContaining({ email })]);
+  const [plans] = await db.prisma.$queryRaw<{ generic: bigint; custom: bigint }[]>`
+    SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement = ${userByEmail("").text}`;
+  expect(plans.custom).toBe(0n);
+  expect(plans.generic).toBeGreaterThanOrEqual(7n);
+  const [mode] = await db.prisma.$queryRaw<{ mode: string }[]>`SELECT current_setting('plan_cache_mode') AS mode`;
+  expect(mode.mode).toBe("auto");
+});
+
+it("leaves the session's plan_cache_mode as it was after a statement that fails", async () => {
+  await expect(db.reader.rows(Prisma.sql`SELECT 1 / ${0}::int AS x`)).rejects.toThrow(/division by zero/);
+  const [mode] = await db.prisma.$queryRaw<{ mode: string }[]>`SELECT current_setting('plan_cache_mode') AS mode`;
+  expect(mode.mode).toBe("auto");
+});
+
 /**
  * A Prisma transaction that has added a user and stays open until `release`, then runs `end`
  * (returning commits it, throwing rolls it back).
