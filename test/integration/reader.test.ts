@@ -77,12 +77,12 @@ it("charges its statements to the request's database-time budget", async () => {
   await budgetedReader(z.db.reader, new DatabaseClock(5)).rows(Prisma.sql`SELECT 1 AS one`);
 });
 
-it("plans its statements once on PostgreSQL (generic plans in its own sessions), while Prisma's sessions keep the default", async () => {
+it("plans its statements once (generic plans: its own sessions on PostgreSQL, each statement's own setting on PGlite), while Prisma's keep the default", async () => {
   const setting = Prisma.sql`SELECT current_setting('plan_cache_mode') AS mode`;
   const [read] = await z.db.reader.rows<{ mode: string }>(setting);
   const [prisma] = await z.db.prisma.$queryRaw<{ mode: string }[]>(setting);
   expect(prisma.mode).toBe("auto");
-  expect(read.mode).toBe(z.db.kind === "postgresql" ? "force_generic_plan" : "auto");
+  expect(read.mode).toBe("force_generic_plan");
 });
 
 // PostgreSQL only (PGlite is one session that never closes): a lull longer than pg's default
