@@ -7,11 +7,15 @@
  * What "has not changed" means is PostgreSQL's own: a statement sees exactly the transactions
  * its MVCC snapshot calls committed, so two statements whose snapshots are equal
  * (`pg_current_snapshot()`: the oldest running transaction, the next transaction id, and the
- * ones running in between) see the same rows in every table. Each statement runs with its
- * snapshot beside it, gated: when the snapshot equals the one the kept rows were read under,
- * PostgreSQL does not run the statement at all (a one-time filter), answers the snapshot alone,
- * and the kept rows are the answer. Any other snapshot runs the statement, in that same
- * round trip, and its rows replace the kept ones. A grant, a revocation or an edit therefore
+ * ones running in between) see the same rows in every table. A kept answer is checked with a
+ * probe of the current snapshot; one probe answers every read that began before it was sent
+ * (under load, many at once: one probe in flight at a time, the reads that come meanwhile wait
+ * for the next), and when it names the kept snapshot, the kept rows are the answer. Otherwise the
+ * statement runs with its snapshot beside it, gated: should the snapshot be the kept one after
+ * all, PostgreSQL does not run the statement (a one-time filter) and answers the snapshot
+ * alone; else its rows replace the kept ones. Once a later snapshot has been seen, a kept answer
+ * read under another is known to be stale without a probe (snapshots only move forward), so on
+ * a database that keeps changing a read costs one round trip, as without the cache. A grant, a revocation or an edit therefore
  * takes effect on the next read exactly as it does without the cache, on every replica alike,
  * and a transaction not yet committed is invisible to both.
  *
@@ -36,8 +40,8 @@ export interface SnapshotCacheLimits {
 }
 
 export interface SnapshotCachedReader extends Reader {
-  /** Answers served from memory, and answers PostgreSQL computed, since the reader was made. */
-  readonly stats: { hits: number; misses: number };
+  /** Answers served from memory, answers PostgreSQL computed, and snapshot probes sent, since the reader was made. */
+  readonly stats: { hits: number; misses: number; probes: number };
 }
 
 export const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 * 2 ** 20, maxAnswerBytes: 2 ** 20 };
@@ -67,6 +71,37 @@ export function gated(sql: Prisma.Sql, kept: string | null): Prisma.Sql {
     LEFT JOIN LATERAL (SELECT TRUE AS fedgate_row, r.* FROM (${sql}) r WHERE s.fedgate_snapshot IS DISTINCT FROM ${kept}::text OFFSET 0) q ON TRUE`;
 }
 
+const PROBE = Prisma.sql`SELECT pg_current_snapshot()::text AS snapshot`;
+
+/**
+ * PostgreSQL's current snapshot, for a read that has begun: from a probe sent after it began,
+ * so the snapshot holds every transaction committed before. One probe is in flight at a time;
+ * the reads that ask meanwhile share the next, sent when it returns.
+ */
+function snapshotProbe(inner: Reader, stats: { probes: number }): () => Promise<string> {
+  let running: Promise<string> | undefined;
+  let next: Promise<string> | undefined;
+  const send = (): Promise<string> => {
+    stats.probes++;
+    const probe = inner.rows<{ snapshot: string }>(PROBE).then((rows) => rows[0].snapshot);
+    running = probe;
+    const done = () => {
+      if (running === probe) running = undefined;
+    };
+    probe.then(done, done);
+    return probe;
+  };
+  const settled = () => undefined;
+  return () => {
+    if (!running) return send();
+    next ??= running.then(settled, settled).then(() => {
+      next = undefined;
+      return send();
+    });
+    return next;
+  };
+}
+
 /**
  * What a statement may read besides the rows: the clock, chance, sequences, its session (its
  * settings, its backend) and PostgreSQL's own catalogs and statistics (pg_*). A statement
@@ -88,11 +123,16 @@ function keyOf(sql: Prisma.Sql, keepable: Map<string, boolean>): string | undefi
   }
 }
 
-/** Roughly the memory a row's values take: their text, and a few words per value. */
+/**
+ * Roughly the memory a row's values take: their text, and a few words per value. Infinity for
+ * a binary value (bytea): a byte array cannot be frozen, so an answer holding one is not kept.
+ */
 function sizeOf(row: object): number {
   let bytes = 64;
-  for (const v of Object.values(row))
+  for (const v of Object.values(row)) {
+    if (ArrayBuffer.isView(v)) return Infinity;
     bytes += 16 + (typeof v === "string" ? v.length : v !== null && typeof v === "object" && !(v instanceof Date) ? JSON.stringify(v).length : 8);
+  }
   return bytes;
 }
 
@@ -109,7 +149,10 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
   let keptBytes = 0;
   /** Whether each statement text depends on its rows alone (texts are the code's fixed shapes: few). */
   const keepable = new Map<string, boolean>();
-  const stats = { hits: 0, misses: 0 };
+  const stats = { hits: 0, misses: 0, probes: 0 };
+  const currentSnapshot = snapshotProbe(inner, stats);
+  /** The snapshot of PostgreSQL's last answer: a kept answer read under another is stale, or soon will be. */
+  let latest: string | undefined;
 
   function forget(key: string): void {
     const entry = kept.get(key);
@@ -126,26 +169,32 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
     while (kept.size > limits.maxEntries || keptBytes > limits.maxBytes) forget(kept.keys().next().value!);
   }
 
+  function hit<T>(key: string, entry: Kept): T[] {
+    stats.hits++;
+    keep(key, entry);
+    return entry.rows.slice() as T[];
+  }
+
   async function rows<T>(sql: Prisma.Sql): Promise<T[]> {
     const key = keyOf(sql, keepable);
     if (key === undefined || limits.maxEntries === 0 || limits.maxBytes === 0) return inner.rows<T>(sql);
     const before = kept.get(key);
-    const answer = await inner.rows<GatedRow>(gated(sql, before?.snapshot ?? null));
-    const snapshot = answer[0].fedgate_snapshot;
-    if (before && snapshot === before.snapshot) {
-      stats.hits++;
-      keep(key, before);
-      return before.rows.slice() as T[];
+    if (before && before.snapshot === latest) {
+      latest = await currentSnapshot();
+      if (latest === before.snapshot) return hit<T>(key, before);
     }
+    const answer = await inner.rows<GatedRow>(gated(sql, before?.snapshot ?? null));
+    const snapshot = (latest = answer[0].fedgate_snapshot);
+    if (before && snapshot === before.snapshot) return hit<T>(key, before);
     stats.misses++;
     const fresh: object[] = [];
     let bytes = 2 * key.length;
     for (const { fedgate_snapshot: _snapshot, fedgate_row: row, ...columns } of answer) {
       if (!row) continue;
-      fresh.push(deepFreeze(columns));
       bytes += sizeOf(columns);
+      fresh.push(columns);
     }
-    if (bytes <= limits.maxAnswerBytes) keep(key, { snapshot, rows: fresh, bytes });
+    if (bytes <= limits.maxAnswerBytes) keep(key, { snapshot, rows: fresh.map(deepFreeze), bytes });
     else forget(key);
     return fresh.slice() as T[];
   }
