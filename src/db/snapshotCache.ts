@@ -14,8 +14,9 @@
  * statement runs with its snapshot beside it, gated: should the snapshot be the kept one after
  * all, PostgreSQL does not run the statement (a one-time filter) and answers the snapshot
  * alone; else its rows replace the kept ones. Once a later snapshot has been seen, a kept answer
- * read under another is known to be stale without a probe (snapshots only move forward), so on
- * a database that keeps changing a read costs one round trip, as without the cache. A grant, a revocation or an edit therefore
+ * read under another is known to be stale without a probe (snapshots only move forward), and
+ * while the snapshot keeps moving from one answer to the next no probe is sent at all, so on a
+ * database that keeps changing a read costs one round trip, as without the cache. A grant, a revocation or an edit therefore
  * takes effect on the next read exactly as it does without the cache, on every replica alike,
  * and a transaction not yet committed is invisible to both.
  *
@@ -153,6 +154,15 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
   const currentSnapshot = snapshotProbe(inner, stats);
   /** The snapshot of PostgreSQL's last answer: a kept answer read under another is stale, or soon will be. */
   let latest: string | undefined;
+  /**
+   * Whether the last answer's snapshot moved from the one before: the database is changing, and
+   * a probe would mostly find a kept answer stale (a second round trip for nothing).
+   */
+  let moving = false;
+  const saw = (snapshot: string) => {
+    moving = snapshot !== latest;
+    latest = snapshot;
+  };
 
   function forget(key: string): void {
     const entry = kept.get(key);
@@ -179,12 +189,13 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
     const key = keyOf(sql, keepable);
     if (key === undefined || limits.maxEntries === 0 || limits.maxBytes === 0) return inner.rows<T>(sql);
     const before = kept.get(key);
-    if (before && before.snapshot === latest) {
-      latest = await currentSnapshot();
+    if (before && before.snapshot === latest && !moving) {
+      saw(await currentSnapshot());
       if (latest === before.snapshot) return hit<T>(key, before);
     }
     const answer = await inner.rows<GatedRow>(gated(sql, before?.snapshot ?? null));
-    const snapshot = (latest = answer[0].fedgate_snapshot);
+    const snapshot = answer[0].fedgate_snapshot;
+    saw(snapshot);
     if (before && snapshot === before.snapshot) return hit<T>(key, before);
     stats.misses++;
     const fresh: object[] = [];
