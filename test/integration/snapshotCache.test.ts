@@ -8,7 +8,7 @@
 import { Prisma } from "@prisma/client";
 import { openDatabase, type Database } from "../../src/db/database";
 import { migrate } from "../../src/db/migrate";
-import { gated, type SnapshotCachedReader } from "../../src/db/snapshotCache";
+import { gated, readCacheLimits, type SnapshotCachedReader } from "../../src/db/snapshotCache";
 import { createTestDatabase, type TestDatabaseUrl } from "../helpers/database";
 
 let url: TestDatabaseUrl;
@@ -184,6 +184,17 @@ it("keeps at most maxEntries answers, none over maxAnswerBytes", async () => {
     for (let i = 0; i < 20; i++) expect(await hitsOf(big)).toBe(0); // over maxAnswerBytes: never kept
   } finally {
     await small.close();
+  }
+});
+
+it("keeps nothing with readCacheMegabytes 0: every read runs as written", async () => {
+  const off = await openDatabase({ databaseUrl: url.databaseUrl, readCache: readCacheLimits(0) });
+  try {
+    const uuid = await collection("off", off);
+    for (let i = 0; i < 3; i++) expect(await off.reader.rows(nameOf(uuid))).toEqual([{ uuid, name: "off" }]);
+    expect(off.reader.stats).toEqual({ hits: 0, misses: 0, probes: 0 });
+  } finally {
+    await off.close();
   }
 });
 

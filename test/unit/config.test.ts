@@ -187,6 +187,8 @@ describe("parseConfig validation", () => {
     ["a default page size above the maximum", { limits: { defaultPageSize: 50, maxPageSize: 10 } }, /limits\.defaultPageSize: must not exceed limits\.maxPageSize/],
     ["a zero query depth", { limits: { maxQueryDepth: 0 } }, /limits\.maxQueryDepth:/],
     ["a negative cache time", { tokens: { remoteCacheSeconds: -5 } }, /tokens\.remoteCacheSeconds:/],
+    ["a negative read cache", { readCacheMegabytes: -1 }, /readCacheMegabytes:/],
+    ["a fractional read cache", { readCacheMegabytes: 1.5 }, /readCacheMegabytes:/],
   ])("refuses %s, naming the key and the problem", (_, raw, message) => {
     expect(problem(raw)).toMatch(message);
   });
@@ -203,6 +205,11 @@ describe("parseConfig validation", () => {
     const c = parseConfig({ dataDir: "/tmp/fedgate-data", tokens: { encryptionKey: KEY } });
     expect(c.dataDir).toBe("/tmp/fedgate-data");
     expect(c.generatedRootToken).toBe(true);
+  });
+
+  it("keeps 32 MiB of read answers by default, and none when told 0", () => {
+    expect(parseConfig({}).readCacheMegabytes).toBe(32);
+    expect(parseConfig({ readCacheMegabytes: 0 }).readCacheMegabytes).toBe(0);
   });
 
   it("accepts an IPv6 listen address and port 0", () => {
