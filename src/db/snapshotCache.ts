@@ -16,7 +16,8 @@
  * alone; else its rows replace the kept ones. Once a later snapshot has been seen, a kept answer
  * read under another is known to be stale without a probe (snapshots only move forward), and
  * while the snapshot keeps moving from one answer to the next no probe is sent at all, so on a
- * database that keeps changing a read costs one round trip, as without the cache. A grant, a revocation or an edit therefore
+ * database that keeps changing a read costs one round trip, as without the cache; and while few
+ * reads are answered from memory, most run as written, without the gate (MIN_HIT_SHARE). A grant, a revocation or an edit therefore
  * takes effect on the next read exactly as it does without the cache, on every replica alike,
  * and a transaction not yet committed is invisible to both.
  *
@@ -41,9 +42,22 @@ export interface SnapshotCacheLimits {
 }
 
 export interface SnapshotCachedReader extends Reader {
-  /** Answers served from memory, answers PostgreSQL computed, and snapshot probes sent, since the reader was made. */
-  readonly stats: { hits: number; misses: number; probes: number };
+  /**
+   * Since the reader was made: answers served from memory, answers PostgreSQL computed for the
+   * cache, snapshot probes sent, and reads run as written because the cache was not paying.
+   */
+  readonly stats: { hits: number; misses: number; probes: number; bypasses: number };
 }
+
+/**
+ * Below this share of hits among recent reads the cache costs more than it saves (a gated
+ * statement, frozen rows, probes that find the snapshot moved): reads then run as written, but
+ * for one in SAMPLE_EVERY, which keeps measuring, so that the cache comes back once the
+ * database is quiet. Recent: the counts are halved every RECENT_READS reads.
+ */
+const MIN_HIT_SHARE = 1 / 8;
+const SAMPLE_EVERY = 8;
+const RECENT_READS = 256;
 
 export const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 * 2 ** 20, maxAnswerBytes: 2 ** 20 };
 
@@ -150,7 +164,19 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
   let keptBytes = 0;
   /** Whether each statement text depends on its rows alone (texts are the code's fixed shapes: few). */
   const keepable = new Map<string, boolean>();
-  const stats = { hits: 0, misses: 0, probes: 0 };
+  const stats = { hits: 0, misses: 0, probes: 0, bypasses: 0 };
+  const recent = { reads: 0, hits: 0, skipped: 0 };
+  const tally = (hit: boolean) => {
+    recent.reads++;
+    if (hit) recent.hits++;
+    if (recent.reads >= RECENT_READS) {
+      recent.reads /= 2;
+      recent.hits /= 2;
+    }
+  };
+  /** Whether the cache is not paying now (and this read is not one that keeps measuring). */
+  const notPaying = () =>
+    recent.reads >= RECENT_READS / 4 && recent.hits < recent.reads * MIN_HIT_SHARE && ++recent.skipped % SAMPLE_EVERY !== 0;
   const currentSnapshot = snapshotProbe(inner, stats);
   /** The snapshot of PostgreSQL's last answer: a kept answer read under another is stale, or soon will be. */
   let latest: string | undefined;
@@ -181,6 +207,7 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
 
   function hit<T>(key: string, entry: Kept): T[] {
     stats.hits++;
+    tally(true);
     keep(key, entry);
     return entry.rows.slice() as T[];
   }
@@ -188,6 +215,10 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
   async function rows<T>(sql: Prisma.Sql): Promise<T[]> {
     const key = keyOf(sql, keepable);
     if (key === undefined || limits.maxEntries === 0 || limits.maxBytes === 0) return inner.rows<T>(sql);
+    if (notPaying()) {
+      stats.bypasses++;
+      return inner.rows<T>(sql);
+    }
     const before = kept.get(key);
     if (before && before.snapshot === latest && !moving) {
       saw(await currentSnapshot());
@@ -198,6 +229,7 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
     saw(snapshot);
     if (before && snapshot === before.snapshot) return hit<T>(key, before);
     stats.misses++;
+    tally(false);
     const fresh: object[] = [];
     let bytes = 2 * key.length;
     for (const { fedgate_snapshot: _snapshot, fedgate_row: row, ...columns } of answer) {

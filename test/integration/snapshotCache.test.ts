@@ -106,6 +106,23 @@ it("sends no probes while the database keeps changing: a read then costs one sta
   await fromMemory(db.reader, nameOf(uuid));
 });
 
+it("runs most reads as written while few are answered from memory, and keeps answers again once the database is quiet", async () => {
+  const storm = await openDatabase({ databaseUrl: url.databaseUrl });
+  try {
+    const uuid = await collection("s0", storm);
+    for (let i = 1; i <= 300; i++) {
+      await storm.prisma.collection.update({ where: { uuid }, data: { name: `s${i}` } });
+      expect(await storm.reader.rows(nameOf(uuid))).toEqual([{ uuid, name: `s${i}` }]);
+    }
+    // Every read a miss: after the first RECENT_READS / 4, seven in eight run as written.
+    expect(storm.reader.stats.bypasses).toBeGreaterThan(150);
+    expect(storm.reader.stats.misses).toBeLessThan(150);
+    await fromMemory(storm.reader, nameOf(uuid));
+  } finally {
+    await storm.close();
+  }
+});
+
 it("keeps each answer under its statement and its values: other values are other answers", async () => {
   const a = await collection("a");
   const b = await collection("b");
@@ -192,7 +209,7 @@ it("keeps nothing with readCacheMegabytes 0: every read runs as written", async 
   try {
     const uuid = await collection("off", off);
     for (let i = 0; i < 3; i++) expect(await off.reader.rows(nameOf(uuid))).toEqual([{ uuid, name: "off" }]);
-    expect(off.reader.stats).toEqual({ hits: 0, misses: 0, probes: 0 });
+    expect(off.reader.stats).toEqual({ hits: 0, misses: 0, probes: 0, bypasses: 0 });
   } finally {
     await off.close();
   }
