@@ -12,7 +12,7 @@ import { lockDataDir } from "./dataDirLock";
 import { pgliteTemplate, templateFs } from "./pgliteTemplate";
 import { log } from "../log";
 import { pgReader, pgliteReader } from "./reader";
-import { DEFAULT_SNAPSHOT_CACHE, snapshotCachedReader, type SnapshotCachedReader, type SnapshotCacheLimits } from "./snapshotCache";
+import { snapshotCachedReader, type SnapshotCachedReader, type SnapshotCacheLimits } from "./snapshotCache";
 
 /** Runs multi-statement SQL outside Prisma (migrations need the simple query protocol). */
 export interface SqlRunner {
@@ -76,7 +76,7 @@ function pool(url: string, max: number, options?: string): Pool {
  */
 const READER_SESSION = "-c plan_cache_mode=force_generic_plan";
 
-function openPostgres(url: string, readCache = DEFAULT_SNAPSHOT_CACHE): Database {
+function openPostgres(url: string, readCache?: SnapshotCacheLimits): Database {
   const prismaPool = pool(url, 10);
   const readerPool = pool(url, 10, READER_SESSION);
   const prisma = new PrismaClient({ adapter: new PrismaPg(prismaPool) });

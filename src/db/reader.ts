@@ -58,6 +58,10 @@ interface PglitePrepared {
   columns: { name: string; parse: ((text: string, oid: number) => unknown) | undefined; oid: number }[];
 }
 
+/** What each PGlite read runs between: its own plan_cache_mode, then the session's again (pgliteReader). */
+const GENERIC_PLANS = pgliteProtocol.serialize.query("SET plan_cache_mode = force_generic_plan");
+const SESSION_PLANS = pgliteProtocol.serialize.query("RESET plan_cache_mode");
+
 /**
  * PGlite: one named prepared statement per distinct SQL text on its one session, each execution
  * one call into PostgreSQL (Bind, Execute and Sync in one buffer). PGlite's own `query` makes
@@ -75,9 +79,6 @@ interface PglitePrepared {
  * caller's transaction. The values get PGlite's serialisers and the columns its parsers, so the
  * rows are what `query` gave.
  */
-const GENERIC_PLANS = pgliteProtocol.serialize.query("SET plan_cache_mode = force_generic_plan");
-const SESSION_PLANS = pgliteProtocol.serialize.query("RESET plan_cache_mode");
-
 export function pgliteReader(pglite: PGlite): Reader {
   const { serialize } = pgliteProtocol;
   const prepared = new Map<string, PglitePrepared>();

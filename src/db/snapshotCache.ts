@@ -17,15 +17,16 @@
  * read under another is known to be stale without a probe (snapshots only move forward), and
  * while the snapshot keeps moving from one answer to the next no probe is sent at all, so on a
  * database that keeps changing a read costs one round trip, as without the cache; and while few
- * reads are answered from memory, most run as written, without the gate (MIN_HIT_SHARE). A grant, a revocation or an edit therefore
- * takes effect on the next read exactly as it does without the cache, on every replica alike,
- * and a transaction not yet committed is invisible to both.
+ * reads are answered from memory, most run as written, without the gate (MIN_HIT_SHARE). A
+ * grant, a revocation or an edit therefore takes effect on the next read exactly as it does
+ * without the cache, on every replica alike, and a transaction not yet committed is invisible
+ * to both.
  *
  * Kept rows are keyed by the statement's text and every value it was given: the same answer
  * for the same question, never another question's. Rows are frozen, as several requests share
  * them. Transaction ids are counted for the whole PostgreSQL server, so a write in any of its
  * databases makes every kept answer stale (it is read again, never served); on a server that
- * always writes, the cache only costs the gate's few microseconds. An answer that depends on
+ * always writes, the reads run as written. An answer that depends on
  * more than the rows (the clock, chance, the session) would be wrong to keep: statements naming
  * such a function are always run (NOT_OF_THE_ROWS).
  */
@@ -59,7 +60,7 @@ const MIN_HIT_SHARE = 1 / 8;
 const SAMPLE_EVERY = 8;
 const RECENT_READS = 256;
 
-export const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 * 2 ** 20, maxAnswerBytes: 2 ** 20 };
+const DEFAULT_SNAPSHOT_CACHE: SnapshotCacheLimits = { maxEntries: 10_000, maxBytes: 32 * 2 ** 20, maxAnswerBytes: 2 ** 20 };
 
 /** The limits for `megabytes` MiB of kept answers (config `readCacheMegabytes`; 0: none kept). */
 export function readCacheLimits(megabytes: number): SnapshotCacheLimits {
@@ -126,10 +127,7 @@ const NOT_OF_THE_ROWS =
   /\b(?:now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|gen_random_uuid|nextval|currval|lastval|setval|current_date|current_time|current_timestamp|localtime|localtimestamp|current_setting|current_user|current_role|session_user|inet_\w+|txid_\w+|pg_\w+)\b/i;
 
 /** The statement's identity: its text and its values (undefined: never kept). */
-function keyOf(sql: Prisma.Sql, keepable: Map<string, boolean>): string | undefined {
-  let ofTheRows = keepable.get(sql.text);
-  if (ofTheRows === undefined) keepable.set(sql.text, (ofTheRows = !NOT_OF_THE_ROWS.test(sql.text)));
-  if (!ofTheRows) return undefined;
+function keyOf(sql: Prisma.Sql): string | undefined {
   try {
     // JSON cannot spell every value (a BigInt): such a statement is run, not kept.
     return `${sql.text}\u0000${JSON.stringify(sql.values)}`;
@@ -162,8 +160,14 @@ function deepFreeze<T>(value: T): T {
 export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits = DEFAULT_SNAPSHOT_CACHE): SnapshotCachedReader {
   const kept = new Map<string, Kept>();
   let keptBytes = 0;
+  const enabled = limits.maxEntries > 0 && limits.maxBytes > 0;
   /** Whether each statement text depends on its rows alone (texts are the code's fixed shapes: few). */
-  const keepable = new Map<string, boolean>();
+  const ofTheRows = new Map<string, boolean>();
+  const keepable = (text: string) => {
+    let answer = ofTheRows.get(text);
+    if (answer === undefined) ofTheRows.set(text, (answer = !NOT_OF_THE_ROWS.test(text)));
+    return answer;
+  };
   const stats = { hits: 0, misses: 0, probes: 0, bypasses: 0 };
   const recent = { reads: 0, hits: 0, skipped: 0 };
   const tally = (hit: boolean) => {
@@ -213,12 +217,13 @@ export function snapshotCachedReader(inner: Reader, limits: SnapshotCacheLimits 
   }
 
   async function rows<T>(sql: Prisma.Sql): Promise<T[]> {
-    const key = keyOf(sql, keepable);
-    if (key === undefined || limits.maxEntries === 0 || limits.maxBytes === 0) return inner.rows<T>(sql);
+    if (!enabled || !keepable(sql.text)) return inner.rows<T>(sql);
     if (notPaying()) {
       stats.bypasses++;
       return inner.rows<T>(sql);
     }
+    const key = keyOf(sql);
+    if (key === undefined) return inner.rows<T>(sql);
     const before = kept.get(key);
     if (before && before.snapshot === latest && !moving) {
       saw(await currentSnapshot());
